@@ -1,0 +1,25 @@
+"""keras_dfkd: data-free knowledge distillation for Keras 3."""
+
+from keras_dfkd import callbacks
+from keras_dfkd import datasets
+from keras_dfkd import generators
+from keras_dfkd import layers
+from keras_dfkd import losses
+from keras_dfkd import methods
+from keras_dfkd import models
+from keras_dfkd import utils
+from keras_dfkd.distiller import DataFreeDistiller
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DataFreeDistiller",
+    "callbacks",
+    "datasets",
+    "generators",
+    "layers",
+    "losses",
+    "methods",
+    "models",
+    "utils",
+]

@@ -1,0 +1,30 @@
+"""Per-backend gradient plumbing, chosen at import time like Keras's trainer.
+
+All the math lives in the methods, written once in `keras.ops`; only how
+gradients are taken and applied differs per backend.
+"""
+
+import keras
+
+_BACKEND = keras.config.backend()
+
+if _BACKEND == "jax":
+    from keras_dfkd.backend.jax import JAXDistillerStep as DistillerStep
+elif _BACKEND == "tensorflow":
+    from keras_dfkd.backend.tensorflow import (
+        TensorFlowDistillerStep as DistillerStep,
+    )
+else:
+
+    class DistillerStep:
+        """Placeholder for backends keras_dfkd does not support yet."""
+
+        def train_step(self, *args, **kwargs):
+            raise NotImplementedError(
+                f"keras_dfkd supports the 'tensorflow' and 'jax' backends; "
+                f"the active Keras backend is {_BACKEND!r}. Set "
+                "KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax."
+            )
+
+
+__all__ = ["DistillerStep"]

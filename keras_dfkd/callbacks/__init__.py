@@ -1,0 +1,7 @@
+"""Callbacks for data-free distillation."""
+
+from keras_dfkd.callbacks.image_grid import ImageGrid
+from keras_dfkd.callbacks.student_evaluation import StudentEvaluation
+from keras_dfkd.callbacks.student_evaluation import student_accuracy
+
+__all__ = ["ImageGrid", "StudentEvaluation", "student_accuracy"]

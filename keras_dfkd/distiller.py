@@ -1,0 +1,362 @@
+"""`DataFreeDistiller`: distil a teacher into a student without data."""
+
+import collections
+
+import keras
+import numpy as np
+
+from keras_dfkd.api_export import keras_dfkd_export
+from keras_dfkd.backend import DistillerStep
+from keras_dfkd.methods.method import Method
+from keras_dfkd.teacher import Teacher
+
+_PhasePlan = collections.namedtuple(
+    "_PhasePlan", ["phase", "variable_positions", "groups"]
+)
+_GroupPlan = collections.namedtuple(
+    "_GroupPlan", ["name", "optimizer", "sub_positions", "optimizer_positions"]
+)
+
+
+class _GroupSelector:
+    """Maps each trainable variable to its group's optimizer (by identity)."""
+
+    def __init__(self, optimizer_by_variable_id):
+        self._optimizers = optimizer_by_variable_id
+
+    def __call__(self, variable):
+        return self._optimizers[id(variable)]
+
+
+@keras_dfkd_export("keras_dfkd.DataFreeDistiller")
+class DataFreeDistiller(DistillerStep, keras.Model):
+    """Distils a frozen teacher into a student with synthetic data only.
+
+    The teacher is frozen at construction and always runs in inference
+    mode; a `method` (DAFL, DFAD, BNStatistics, ...) says how images are
+    synthesised and how every network learns. One call of `train_step` is
+    one round of the method's phases, so `fit(steps=N)` runs N rounds with
+    Keras's progress bar and callbacks. All optimizers live in one
+    `keras.optimizers.MultiOptimizer`, so JAX carries their state and
+    checkpoints restore it; all randomness comes from `SeedGenerator`s
+    attached to the model.
+
+    Args:
+        teacher: a built Functional or Sequential `keras.Model` mapping
+            images `(N, H, W, C)` to logits `(N, K)`.
+        student: a `keras.Model` with the same input shape and `K` outputs.
+        method: a `keras_dfkd.methods.Method` instance.
+        **kwargs: standard model arguments such as `name`.
+
+    Example:
+
+    ```python
+    teacher = keras.saving.load_model("teacher.keras")
+    student = keras_dfkd.models.lenet5_half()
+    distiller = keras_dfkd.DataFreeDistiller(
+        teacher, student, method=keras_dfkd.methods.DFAD(batch_size=256))
+    distiller.compile()                  # the paper's optimizers
+    distiller.fit(steps=1000)            # 1000 rounds, no data
+    distiller.student.save("student.keras")
+    ```
+    """
+
+    def __init__(self, teacher, student, method, **kwargs):
+        kwargs.setdefault("name", "data_free_distiller")
+        super().__init__(**kwargs)
+        if isinstance(teacher, dict):
+            teacher = keras.saving.deserialize_keras_object(teacher)
+        if isinstance(student, dict):
+            student = keras.saving.deserialize_keras_object(student)
+        if isinstance(method, dict):
+            method = keras.saving.deserialize_keras_object(method)
+        if not isinstance(method, Method):
+            raise TypeError(
+                "`method` must be a keras_dfkd.methods.Method such as "
+                "keras_dfkd.methods.DFAD(); received "
+                f"{type(method).__name__}."
+            )
+        self._teacher = Teacher(teacher)
+        self._check_student(student)
+        self.teacher = teacher
+        self.student = student
+        self.method = method
+        method.setup(self._teacher, student)
+        self._trackers = {
+            name: keras.metrics.Mean(name=name) for name in method.log_names
+        }
+        self.built = True
+
+    def _check_student(self, student):
+        if not isinstance(student, keras.Model):
+            raise TypeError(
+                "The student must be a keras.Model; received "
+                f"{type(student).__name__}."
+            )
+        if not student.built:
+            student.build((None,) + self._teacher.input_shape)
+        probe = keras.KerasTensor((2,) + self._teacher.input_shape)
+        try:
+            out = student.compute_output_spec(probe)
+        except Exception as error:
+            raise ValueError(
+                "The student cannot take the teacher's input shape "
+                f"{self._teacher.input_shape}: {error}"
+            ) from error
+        if len(out.shape) != 2 or out.shape[-1] != self._teacher.num_classes:
+            raise ValueError(
+                f"The student's output shape {tuple(out.shape)} does not "
+                f"match the teacher's ({self._teacher.num_classes} classes): "
+                "build the student with "
+                f"num_classes={self._teacher.num_classes}."
+            )
+
+    def call(self, inputs, training=False):
+        """Runs the student."""
+        return self.student(inputs, training=training)
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    def compile(
+        self,
+        generator_optimizer=None,
+        student_optimizer=None,
+        optimizers=None,
+        jit_compile="auto",
+        run_eagerly=False,
+    ):
+        """Configures the optimizers; defaults are the method's paper values.
+
+        Args:
+            generator_optimizer: optimizer (or identifier) of the
+                `"generator"` group; overrides the method's default.
+            student_optimizer: optimizer (or identifier) of the
+                `"student"` group.
+            optimizers: dict `{group: optimizer}` for any group, e.g. a
+                method's `"vae"`.
+            jit_compile: as in `keras.Model.compile`. Defaults to `"auto"`.
+            run_eagerly: as in `keras.Model.compile`. Defaults to `False`.
+        """
+        chosen = self.method.default_optimizers()
+        given = dict(optimizers or {})
+        if generator_optimizer is not None:
+            given["generator"] = generator_optimizer
+        if student_optimizer is not None:
+            given["student"] = student_optimizer
+        unknown = sorted(set(given) - set(chosen))
+        if unknown:
+            raise ValueError(
+                f"{type(self.method).__name__} has no optimizer group(s) "
+                f"{unknown}; its groups are {sorted(chosen)}."
+            )
+        chosen.update(given)
+        chosen = {g: keras.optimizers.get(o) for g, o in chosen.items()}
+        if len({id(o) for o in chosen.values()}) != len(chosen):
+            raise ValueError(
+                "Each variable group needs its own optimizer instance; the "
+                "same optimizer object was given for several groups."
+            )
+        groups = self.method.trainable_groups(self.student)
+        by_variable = {}
+        for name, variables in groups.items():
+            for v in variables:
+                if id(v) in by_variable:
+                    raise ValueError(
+                        f"Variable {v.path} belongs to two groups."
+                    )
+                by_variable[id(v)] = chosen[name]
+        stray = [v.path for v in self.trainable_variables
+                 if id(v) not in by_variable]
+        if stray:
+            raise ValueError(
+                "These trainable variables belong to no optimizer group: "
+                f"{stray}. The teacher must stay frozen."
+            )
+        multi = keras.optimizers.MultiOptimizer(_GroupSelector(by_variable))
+        multi.build(self.trainable_variables)
+        super().compile(
+            optimizer=multi, jit_compile=jit_compile, run_eagerly=run_eagerly
+        )
+        self._group_optimizers = chosen
+        self._jit_compile_arg = jit_compile
+        self._phase_plans = self._plan_phases(groups)
+        positions = {id(v): i for i, v in enumerate(multi.variables)}
+        self._multi_iterations_index = positions[id(multi.iterations)]
+
+    def _plan_phases(self, groups):
+        variable_index = {
+            id(v): i for i, v in enumerate(self.trainable_variables)
+        }
+        optimizer_index = {
+            id(v): i for i, v in enumerate(self.optimizer.variables)
+        }
+        plans = []
+        for phase in self.method.phases:
+            positions, group_plans = [], []
+            for name in phase.groups:
+                if name not in groups:
+                    raise ValueError(
+                        f"Phase {phase.name!r} trains unknown group {name!r}."
+                    )
+                # The optimizer was built on its variables in model order.
+                own = sorted(variable_index[id(v)] for v in groups[name])
+                start = len(positions)
+                positions.extend(own)
+                optimizer = self._group_optimizers[name]
+                group_plans.append(
+                    _GroupPlan(
+                        name,
+                        optimizer,
+                        list(range(start, start + len(own))),
+                        [optimizer_index[id(v)] for v in optimizer.variables],
+                    )
+                )
+            plans.append(_PhasePlan(phase, positions, group_plans))
+        return plans
+
+    @property
+    def optimizers(self):
+        """Dict `{group: optimizer}` after `compile()`."""
+        return dict(getattr(self, "_group_optimizers", {}))
+
+    def fit(
+        self,
+        x=None,
+        y=None,
+        *,
+        steps=None,
+        epochs=None,
+        steps_per_epoch=None,
+        callbacks=None,
+        verbose="auto",
+        initial_epoch=0,
+        **kwargs,
+    ):
+        """Runs data-free distillation for `steps` rounds.
+
+        Args:
+            steps: int. Total number of rounds. With `steps_per_epoch` the
+                rounds are split into `steps / steps_per_epoch` epochs (the
+                unit of callbacks such as `BackupAndRestore`).
+            epochs: int. Alternative to `steps`: the number of epochs of
+                `steps_per_epoch` rounds.
+            steps_per_epoch: int. Rounds per epoch. Defaults to `steps`.
+            callbacks: list of `keras.callbacks.Callback`.
+            verbose: as in `keras.Model.fit`.
+            initial_epoch: as in `keras.Model.fit`.
+
+        Returns:
+            A `keras.callbacks.History`.
+        """
+        if x is not None or y is not None:
+            raise ValueError(
+                "DataFreeDistiller.fit() takes no data: the method "
+                "synthesises its own images. Call fit(steps=N) for N rounds "
+                "(or epochs=E, steps_per_epoch=S)."
+            )
+        unsupported = sorted(
+            set(kwargs) - {"validation_freq", "class_weight"}
+        ) or sorted(k for k in kwargs if kwargs[k] is not None)
+        if unsupported:
+            raise ValueError(
+                f"DataFreeDistiller.fit() does not accept {unsupported}: "
+                "distillation is data-free. Evaluate the student on real "
+                "data with keras_dfkd.callbacks.StudentEvaluation."
+            )
+        if not self.compiled:
+            raise RuntimeError(
+                "Call distiller.compile() before fit(): it creates the "
+                "method's optimizers (paper defaults when called without "
+                "arguments)."
+            )
+        epochs, steps_per_epoch = _resolve_schedule(
+            steps, epochs, steps_per_epoch
+        )
+        # One dummy row per round: Keras counts rounds as batches.
+        dummy = np.zeros((steps_per_epoch, 1), "float32")
+        return super().fit(
+            dummy,
+            batch_size=1,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+            initial_epoch=initial_epoch,
+            shuffle=False,
+        )
+
+    def evaluate(self, *args, **kwargs):
+        raise NotImplementedError(
+            "Evaluate the student directly: distiller.student.compile(...) "
+            "then distiller.student.evaluate(x, y), or use "
+            "keras_dfkd.callbacks.StudentEvaluation during fit."
+        )
+
+    def generate(self, batch_size=64):
+        """Returns `batch_size` synthetic images as the method makes them."""
+        return self.method.generate(batch_size, training=False)
+
+    def get_config(self):
+        serialize = keras.saving.serialize_keras_object
+        return {
+            "name": self.name,
+            "teacher": serialize(self.teacher),
+            "student": serialize(self.student),
+            "method": serialize(self.method),
+        }
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return None
+        return {
+            "optimizers": {
+                name: keras.saving.serialize_keras_object(opt)
+                for name, opt in self._group_optimizers.items()
+            },
+            "jit_compile": self._jit_compile_arg,
+        }
+
+    def compile_from_config(self, config):
+        optimizers = {
+            name: keras.saving.deserialize_keras_object(opt)
+            for name, opt in config["optimizers"].items()
+        }
+        self.compile(optimizers=optimizers, jit_compile=config["jit_compile"])
+
+
+def _resolve_schedule(steps, epochs, steps_per_epoch):
+    for name, value in (
+        ("steps", steps),
+        ("epochs", epochs),
+        ("steps_per_epoch", steps_per_epoch),
+    ):
+        if value is not None and (
+            not isinstance(value, (int, np.integer))
+            or isinstance(value, bool)
+            or value < 1
+        ):
+            raise ValueError(
+                f"`{name}` must be a positive int; received {value!r}."
+            )
+    if steps is not None:
+        if epochs is not None:
+            raise ValueError(
+                "Pass either `steps` (total rounds) or `epochs` with "
+                "`steps_per_epoch`, not both."
+            )
+        steps_per_epoch = steps_per_epoch or steps
+        if steps % steps_per_epoch:
+            raise ValueError(
+                f"`steps`={steps} is not a multiple of "
+                f"`steps_per_epoch`={steps_per_epoch}."
+            )
+        return steps // steps_per_epoch, steps_per_epoch
+    if steps_per_epoch is None:
+        raise ValueError(
+            "Say how long to distil: fit(steps=N) runs N rounds, or "
+            "fit(epochs=E, steps_per_epoch=S)."
+        )
+    return epochs or 1, steps_per_epoch
+

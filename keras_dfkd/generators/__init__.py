@@ -1,0 +1,5 @@
+"""Image generators."""
+
+from keras_dfkd.generators.generator import Generator
+
+__all__ = ["Generator"]

@@ -1,0 +1,239 @@
+"""DCGAN-style image generator, unconditional or class-conditional."""
+
+import keras
+from keras import ops
+
+from keras_dfkd.api_export import keras_dfkd_export
+
+
+@keras_dfkd_export("keras_dfkd.generators.Generator")
+class Generator(keras.layers.Layer):
+    """DCGAN-style generator that maps noise (and labels) to images.
+
+    The body is the generator shared by DAFL, DFAD, DFQ and the CMI/Fast/NAYER
+    code lineage:
+
+    ```
+    Dense(latent -> 2w * s * s) -> reshape (s, s, 2w) -> BN
+    [Upsample x2 -> Conv3x3(2w) -> BN -> LeakyReLU(0.2)] * (num_upsamples-1)
+    Upsample x2 -> Conv3x3(w) -> BN -> LeakyReLU(0.2)
+    Conv3x3(C) -> output_activation [-> BN(C, affine-free)]
+    ```
+
+    with `s = H / 2**num_upsamples` and `w = width`. With `num_classes`
+    set, the generator is class-conditional: the one-hot label is
+    concatenated to the noise vector (Luo et al. 2020).
+
+    DAFL and DFAD use `output_activation="tanh"`, `output_batch_norm=True`
+    and `batch_norm_epsilon=0.8` (sic) in the conv blocks, so images come
+    out standardised, like normalised real images. The Fast/NAYER variant
+    uses `output_activation="sigmoid"` (images in [0, 1], normalised
+    afterwards) and convolutions without bias.
+
+    Args:
+        image_shape: tuple `(height, width, channels)` of the images to make,
+            usually the teacher's input shape. Height and width must be
+            divisible by `2**num_upsamples`.
+        latent_dim: int. Size of the noise vector. Defaults to `100`.
+        width: int. Channel width `w` of the last conv block; the first
+            blocks use `2 * w`. Defaults to `64` (the papers' value; use 8-16
+            for fast CPU runs).
+        num_classes: int or `None`. When set, the generator is conditional
+            and `call` takes `[noise, labels]`. Defaults to `None`.
+        num_upsamples: int. Number of x2 upsampling stages. Defaults to `2`.
+        batch_norm_epsilon: float. Epsilon of the conv blocks' BN. Defaults
+            to `1e-5`.
+        batch_norm_momentum: float. Keras-convention momentum of every BN
+            (0.9 equals PyTorch's 0.1). Defaults to `0.9`.
+        output_activation: `"tanh"`, `"sigmoid"` or `None`. Defaults to
+            `"tanh"`.
+        output_batch_norm: bool. Append an affine-free BN to the output
+            (DAFL/DFAD). Defaults to `False`.
+        conv_bias: bool. Whether the hidden convolutions have a bias.
+            Defaults to `True`.
+        **kwargs: standard layer arguments such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: noise of shape `(batch, latent_dim)`, or for a conditional
+            generator a list `[noise, labels]` with integer labels of shape
+            `(batch,)`.
+        training: bool. Whether BN uses batch statistics.
+
+    Returns:
+        Images of shape `(batch,) + image_shape`.
+
+    Example:
+
+    >>> gen = keras_dfkd.generators.Generator((32, 32, 1), width=8)
+    >>> images = gen(keras.random.normal((4, 100)))
+    >>> tuple(images.shape)
+    (4, 32, 32, 1)
+
+    Reference:
+        - [Radford et al., 2016](https://arxiv.org/abs/1511.06434)
+        - [Chen et al., DAFL, 2019](https://arxiv.org/abs/1904.01186)
+    """
+
+    def __init__(
+        self,
+        image_shape,
+        latent_dim=100,
+        width=64,
+        num_classes=None,
+        num_upsamples=2,
+        batch_norm_epsilon=1e-5,
+        batch_norm_momentum=0.9,
+        output_activation="tanh",
+        output_batch_norm=False,
+        conv_bias=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        image_shape = tuple(int(d) for d in image_shape)
+        if len(image_shape) != 3:
+            raise ValueError(
+                "`image_shape` must be (height, width, channels); received "
+                f"{image_shape}. The generator only makes images: use a "
+                "teacher whose input is an image batch (N, H, W, C)."
+            )
+        factor = 2**num_upsamples
+        height, width_px, channels = image_shape
+        if height % factor or width_px % factor or height < factor:
+            raise ValueError(
+                f"The generator cannot make {height}x{width_px} images with "
+                f"num_upsamples={num_upsamples}: height and width must be "
+                f"multiples of {factor}. Resize the teacher's input (e.g. "
+                "28 -> 32 for MNIST) or choose another `num_upsamples`."
+            )
+        if latent_dim < 1 or width < 1:
+            raise ValueError(
+                "`latent_dim` and `width` must be positive; received "
+                f"latent_dim={latent_dim}, width={width}."
+            )
+        if output_activation not in ("tanh", "sigmoid", None):
+            raise ValueError(
+                "`output_activation` must be 'tanh', 'sigmoid' or None; "
+                f"received {output_activation!r}."
+            )
+        self.image_shape = image_shape
+        self.latent_dim = latent_dim
+        self.width = width
+        self.num_classes = num_classes
+        self.num_upsamples = num_upsamples
+        self.batch_norm_epsilon = batch_norm_epsilon
+        self.batch_norm_momentum = batch_norm_momentum
+        self.output_activation = output_activation
+        self.output_batch_norm = output_batch_norm
+        self.conv_bias = conv_bias
+
+        self._init_size = (height // factor, width_px // factor)
+        self._init_channels = 2 * width
+        bn = dict(momentum=batch_norm_momentum, dtype=self.dtype_policy)
+        self.project = keras.layers.Dense(
+            self._init_channels * self._init_size[0] * self._init_size[1],
+            dtype=self.dtype_policy,
+            name="project",
+        )
+        self.project_norm = keras.layers.BatchNormalization(
+            epsilon=1e-5, name="project_norm", **bn
+        )
+        # Two flat lists (not a list of tuples) so Keras tracks the layers.
+        self.convs = []
+        self.norms = []
+        for i in range(num_upsamples):
+            filters = width if i == num_upsamples - 1 else 2 * width
+            self.convs.append(
+                keras.layers.Conv2D(
+                    filters,
+                    3,
+                    padding="same",
+                    use_bias=conv_bias,
+                    dtype=self.dtype_policy,
+                    name=f"conv_{i}",
+                )
+            )
+            self.norms.append(
+                keras.layers.BatchNormalization(
+                    epsilon=batch_norm_epsilon, name=f"norm_{i}", **bn
+                )
+            )
+        self.to_image = keras.layers.Conv2D(
+            channels, 3, padding="same", dtype=self.dtype_policy, name="to_image"
+        )
+        self.output_norm = None
+        if output_batch_norm:
+            self.output_norm = keras.layers.BatchNormalization(
+                center=False, scale=False, name="output_norm", **bn
+            )
+
+    def build(self, input_shape=None):
+        in_dim = self.latent_dim + (self.num_classes or 0)
+        self.project.build((None, in_dim))
+        h, w = self._init_size
+        channels = self._init_channels
+        self.project_norm.build((None, h, w, channels))
+        for conv, norm in zip(self.convs, self.norms):
+            h, w = 2 * h, 2 * w
+            conv.build((None, h, w, channels))
+            channels = conv.filters
+            norm.build((None, h, w, channels))
+        self.to_image.build((None, h, w, channels))
+        if self.output_norm is not None:
+            self.output_norm.build((None, h, w, self.image_shape[-1]))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        if self.num_classes:
+            if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+                raise ValueError(
+                    "A conditional generator takes [noise, labels]; received "
+                    f"{type(inputs).__name__}."
+                )
+            noise, labels = inputs
+            one_hot = ops.one_hot(
+                ops.cast(labels, "int32"), self.num_classes, dtype=noise.dtype
+            )
+            noise = ops.concatenate([noise, one_hot], axis=-1)
+        else:
+            noise = inputs
+        x = self.project(noise)
+        x = ops.reshape(
+            x, (-1, self._init_size[0], self._init_size[1], self._init_channels)
+        )
+        x = self.project_norm(x, training=training)
+        for conv, norm in zip(self.convs, self.norms):
+            x = ops.repeat(ops.repeat(x, 2, axis=1), 2, axis=2)
+            x = conv(x)
+            x = norm(x, training=training)
+            x = ops.leaky_relu(x, negative_slope=0.2)
+        x = self.to_image(x)
+        if self.output_activation == "tanh":
+            x = ops.tanh(x)
+        elif self.output_activation == "sigmoid":
+            x = ops.sigmoid(x)
+        if self.output_norm is not None:
+            x = self.output_norm(x, training=training)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        if self.num_classes:
+            input_shape = input_shape[0]
+        return (input_shape[0],) + self.image_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "image_shape": self.image_shape,
+                "latent_dim": self.latent_dim,
+                "width": self.width,
+                "num_classes": self.num_classes,
+                "num_upsamples": self.num_upsamples,
+                "batch_norm_epsilon": self.batch_norm_epsilon,
+                "batch_norm_momentum": self.batch_norm_momentum,
+                "output_activation": self.output_activation,
+                "output_batch_norm": self.output_batch_norm,
+                "conv_bias": self.conv_bias,
+            }
+        )
+        return config

@@ -1,0 +1,164 @@
+"""DAFL: Data-Free Learning of student networks (Chen et al., 2019)."""
+
+import keras
+from keras import ops
+
+from keras_dfkd import losses
+from keras_dfkd.api_export import keras_dfkd_export
+from keras_dfkd.generators.generator import Generator
+from keras_dfkd.methods.method import Method
+from keras_dfkd.methods.method import Phase
+
+
+@keras_dfkd_export("keras_dfkd.methods.DAFL")
+class DAFL(Method):
+    """DAFL: the teacher as a discriminator of an online generator.
+
+    Each round draws `z ~ N(0, I)`, makes `x = G(z)` and updates the
+    generator and the student together, from one loss, as DAFL's code does:
+
+    ```
+    t, f = T(x)                     # teacher logits, penultimate features
+    L_G = oh * CE(t, argmax t) + ie * sum_k pbar_k log10 pbar_k - a * mean|f|
+    L_S = KL(softmax(t / tau) || softmax(S(stop_gradient(x)) / tau)) * tau^2
+    (L_G + L_S) -> Adam step on G and on S
+    ```
+
+    Defaults are the paper's MNIST settings (batch 512, latent 100,
+    Adam(0.2) for G, Adam(2e-3) for S, oh 1, ie 5, a 0.1, tau 1) except the
+    generator width, which defaults to the paper's 64.
+
+    Args:
+        batch_size: int. Defaults to `512`.
+        latent_dim: int. Defaults to `100`.
+        generator_width: int. Width of the DCGAN generator. Defaults to `64`.
+        one_hot_weight: float. Weight `oh`. Defaults to `1.0`.
+        entropy_weight: float. Weight `ie`. Defaults to `5.0`.
+        activation_weight: float. Weight `a`. Defaults to `0.1`.
+        temperature: float. KD temperature `tau`. Defaults to `1.0`.
+        generator_learning_rate: float. Defaults to `0.2`.
+        student_learning_rate: float. Defaults to `2e-3`.
+        seed: int or `None`. Defaults to `None`.
+        **kwargs: standard layer arguments.
+
+    Example:
+
+    ```python
+    distiller = keras_dfkd.DataFreeDistiller(
+        teacher, student, method=keras_dfkd.methods.DAFL(batch_size=256))
+    distiller.compile()
+    distiller.fit(steps=1000)
+    ```
+
+    Reference:
+        - [Chen et al., 2019](https://arxiv.org/abs/1904.01186)
+    """
+
+    def __init__(
+        self,
+        batch_size=512,
+        latent_dim=100,
+        generator_width=64,
+        one_hot_weight=1.0,
+        entropy_weight=5.0,
+        activation_weight=0.1,
+        temperature=1.0,
+        generator_learning_rate=0.2,
+        student_learning_rate=2e-3,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(batch_size=batch_size, seed=seed, **kwargs)
+        self.latent_dim = latent_dim
+        self.generator_width = generator_width
+        self.one_hot_weight = one_hot_weight
+        self.entropy_weight = entropy_weight
+        self.activation_weight = activation_weight
+        self.temperature = temperature
+        self.generator_learning_rate = generator_learning_rate
+        self.student_learning_rate = student_learning_rate
+
+    def build_synthesizer(self, teacher, student):
+        if not teacher.has_features:
+            raise ValueError(
+                "DAFL's activation loss reads the input of the teacher's "
+                "final layer; the teacher has no layer before its output."
+            )
+        self.generator = Generator(
+            self.image_shape,
+            latent_dim=self.latent_dim,
+            width=self.generator_width,
+            batch_norm_epsilon=0.8,
+            output_activation="tanh",
+            output_batch_norm=True,
+            name="generator",
+        )
+        self.generator.build()
+
+    def default_optimizers(self):
+        return {
+            "generator": keras.optimizers.Adam(self.generator_learning_rate),
+            "student": keras.optimizers.Adam(self.student_learning_rate),
+        }
+
+    @property
+    def phases(self):
+        return [Phase("joint", ("generator", "student"), 1)]
+
+    @property
+    def log_names(self):
+        return [
+            "one_hot",
+            "entropy",
+            "activation",
+            "generator_loss",
+            "student_loss",
+            "agreement",
+        ]
+
+    def phase_loss(self, phase, student):
+        images = self.generator(self.sample_noise(), training=True)
+        teacher_out = self.teacher(images)
+        logits = teacher_out["logits"]
+        one_hot = ops.mean(losses.one_hot_cross_entropy(logits))
+        entropy = ops.mean(losses.information_entropy_loss(logits))
+        activation = ops.mean(
+            losses.activation_loss(teacher_out["features"])
+        )
+        generator_loss = (
+            self.one_hot_weight * one_hot
+            + self.entropy_weight * entropy
+            + self.activation_weight * activation
+        )
+        # The student learns from the same images, detached from G.
+        student_logits = student(ops.stop_gradient(images), training=True)
+        student_loss = ops.mean(
+            losses.kl_divergence_with_temperature(
+                ops.stop_gradient(logits), student_logits, self.temperature
+            )
+        )
+        logs = {
+            "one_hot": one_hot,
+            "entropy": entropy,
+            "activation": activation,
+            "generator_loss": generator_loss,
+            "student_loss": student_loss,
+            "agreement": self.agreement(logits, student_logits),
+        }
+        return generator_loss + student_loss, logs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "latent_dim": self.latent_dim,
+                "generator_width": self.generator_width,
+                "one_hot_weight": self.one_hot_weight,
+                "entropy_weight": self.entropy_weight,
+                "activation_weight": self.activation_weight,
+                "temperature": self.temperature,
+                "generator_learning_rate": self.generator_learning_rate,
+                "student_learning_rate": self.student_learning_rate,
+            }
+        )
+        return config

@@ -1,0 +1,125 @@
+"""Base class of data-free distillation methods."""
+
+import collections
+
+import keras
+from keras import ops
+
+from keras_dfkd.api_export import keras_dfkd_export
+
+Phase = collections.namedtuple("Phase", ["name", "groups", "repeats"])
+Phase.__doc__ = """One gradient step of a round, repeated `repeats` times.
+
+`groups` names the variable groups (e.g. `("generator",)`, `("student",)`
+or both for DAFL's joint update) whose optimizers apply the gradients of
+the phase's loss.
+"""
+
+
+@keras_dfkd_export("keras_dfkd.methods.Method")
+class Method(keras.layers.Layer):
+    """A data-free distillation method: synthesiser, losses and schedule.
+
+    A method is a configuration of shared parts, not a training loop. The
+    `DataFreeDistiller` calls `setup()` once with the frozen teacher and the
+    student, then runs each round as the method's `phases`: for every phase
+    it asks `phase_loss()` for a scalar loss (written in `keras.ops`) and
+    applies its gradients with the optimizers of the phase's variable
+    groups. The backend-specific gradient plumbing lives in the distiller.
+
+    Subclasses implement `build_synthesizer`, `default_optimizers`,
+    `phases`, `log_names` and `phase_loss`, and keep every constructor
+    argument in `get_config`.
+
+    Args:
+        batch_size: int. Synthetic images per step.
+        seed: int or `None`. Seed of the method's `SeedGenerator`, the
+            source of all its noise.
+        **kwargs: standard layer arguments such as `name`.
+    """
+
+    #: Whether the method reads the teacher's BatchNormalization statistics.
+    requires_batch_norm = False
+
+    def __init__(self, batch_size, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(
+                f"`batch_size` must be a positive int; received {batch_size!r}."
+            )
+        self.batch_size = batch_size
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.teacher = None
+
+    def setup(self, teacher, student):
+        """Creates the method's models for this teacher/student pair.
+
+        Args:
+            teacher: a `keras_dfkd.teacher.Teacher`.
+            student: the student `keras.Model`.
+        """
+        if self.requires_batch_norm:
+            teacher.require_batch_norm(type(self).__name__)
+        self.teacher = teacher
+        self.num_classes = teacher.num_classes
+        self.image_shape = teacher.input_shape
+        self.build_synthesizer(teacher, student)
+        self.built = True
+
+    def build_synthesizer(self, teacher, student):
+        raise NotImplementedError
+
+    def default_optimizers(self):
+        """Returns `{group: optimizer}` with the paper's defaults."""
+        raise NotImplementedError
+
+    def trainable_groups(self, student):
+        """Returns `{group: variables}`; the student is always a group."""
+        return {
+            "generator": self.generator.trainable_variables,
+            "student": student.trainable_variables,
+        }
+
+    @property
+    def phases(self):
+        raise NotImplementedError
+
+    @property
+    def log_names(self):
+        """Names of the scalars `phase_loss` logs (running means)."""
+        raise NotImplementedError
+
+    def phase_loss(self, phase, student):
+        """Returns `(loss, logs)` of one step of `phase` (a `Phase`)."""
+        raise NotImplementedError
+
+    def after_round(self):
+        """Updates method state once per round (runs inside the step)."""
+
+    def generate(self, batch_size, training=False):
+        """Returns a batch of synthetic images (e.g. for image grids)."""
+        noise = self.sample_noise(batch_size)
+        return self.generator(noise, training=training)
+
+    # Helpers shared by the methods.
+
+    def sample_noise(self, batch_size=None):
+        return keras.random.normal(
+            (batch_size or self.batch_size, self.generator.latent_dim),
+            seed=self.seed_generator,
+        )
+
+    @staticmethod
+    def agreement(teacher_logits, student_logits):
+        """Share of samples on which teacher and student agree."""
+        same = ops.equal(
+            ops.argmax(teacher_logits, axis=-1),
+            ops.argmax(student_logits, axis=-1),
+        )
+        return ops.mean(ops.cast(same, "float32"))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"batch_size": self.batch_size, "seed": self.seed})
+        return config
