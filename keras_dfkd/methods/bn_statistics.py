@@ -154,6 +154,9 @@ class BNStatistics(Method):
             momentum=self.batch_norm_momentum, name="batch_norm_loss"
         )
         self.batch_norm_loss.build(teacher.batch_norm_input_shapes)
+        if self.augmentation is not None and not self.augmentation.built:
+            # Keras re-traces a model with unbuilt sublayers on dummy data.
+            self.augmentation.build((None,) + self.image_shape)
 
     def default_optimizers(self):
         return {

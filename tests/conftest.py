@@ -1,0 +1,17 @@
+"""Shared fixtures: the backend under test and a cached real-data teacher."""
+
+import os
+
+import keras
+import pytest
+
+
+def pytest_report_header(config):
+    return f"keras {keras.__version__}, backend {keras.config.backend()}"
+
+
+@pytest.fixture(scope="session")
+def teacher_cache(tmp_path_factory):
+    """Folder for teachers trained once per test session."""
+    path = os.environ.get("KERAS_DFKD_TEST_CACHE")
+    return path or str(tmp_path_factory.mktemp("teachers"))

@@ -1,0 +1,295 @@
+"""DataFreeDistiller mechanics on both backends (tiny models, no data)."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_dfkd
+
+METHODS = {
+    "dafl": lambda: keras_dfkd.methods.DAFL(
+        batch_size=16, generator_width=4, seed=3
+    ),
+    "dfad": lambda: keras_dfkd.methods.DFAD(
+        batch_size=16, generator_width=4, student_steps=2, seed=3
+    ),
+    "bn_statistics": lambda: keras_dfkd.methods.BNStatistics(
+        batch_size=16,
+        generator_width=4,
+        student_steps=2,
+        batch_norm_momentum=0.9,
+        augmentation=keras_dfkd.layers.DifferentiableAugmentation(
+            padding=2, flip=False
+        ),
+        seed=3,
+    ),
+}
+
+
+def small_net(width, name, batch_norm=True, classes=10):
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(width, 3, padding="same")(inputs)
+    if batch_norm:
+        x = keras.layers.BatchNormalization(momentum=0.9)(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(width, 3, padding="same")(x)
+    if batch_norm:
+        x = keras.layers.BatchNormalization(momentum=0.9)(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(8, activation="relu")(x)
+    outputs = keras.layers.Dense(classes)(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def make_distiller(method_name, seed=0):
+    keras.utils.set_random_seed(seed)
+    teacher = small_net(8, "teacher")
+    student = small_net(4, "student")
+    return keras_dfkd.DataFreeDistiller(teacher, student, METHODS[method_name]())
+
+
+def values(variables):
+    return [keras.ops.convert_to_numpy(v).copy() for v in variables]
+
+
+@pytest.mark.parametrize("method_name", sorted(METHODS))
+def test_fit_updates_everything_but_the_teacher(method_name):
+    distiller = make_distiller(method_name)
+    distiller.compile()
+    teacher_before = values(distiller.teacher.variables)
+    generator = distiller.method.generator
+    generator_stats = values(generator.non_trainable_variables)
+    student_stats = values(distiller.student.non_trainable_variables)
+    student_weights = values(distiller.student.trainable_variables)
+    generator_weights = values(generator.trainable_variables)
+
+    history = distiller.fit(steps=4, steps_per_epoch=2, verbose=0)
+
+    # The teacher, weights and BN moving statistics, is bit-identical.
+    for before, after in zip(teacher_before, values(distiller.teacher.variables)):
+        np.testing.assert_array_equal(before, after)
+    # Every optimizer advanced, on every backend.
+    repeats = {p.name: p.repeats for p in distiller.method.phases}
+    for group, optimizer in distiller.optimizers.items():
+        expected = 4 * sum(
+            r for p, r in repeats.items()
+            if group in next(q.groups for q in distiller.method.phases
+                             if q.name == p)
+        )
+        assert int(optimizer.iterations) == expected, group
+    assert int(distiller.optimizer.iterations) == 4
+    # Generator and student weights and BN statistics moved.
+    for before, after in (
+        (generator_stats, values(generator.non_trainable_variables)),
+        (student_stats, values(distiller.student.non_trainable_variables)),
+        (student_weights, values(distiller.student.trainable_variables)),
+        (generator_weights, values(generator.trainable_variables)),
+    ):
+        assert any(not np.array_equal(b, a) for b, a in zip(before, after))
+    # Running means of every loss term are logged, and finite.
+    for name in distiller.method.log_names:
+        assert name in history.history
+        assert np.all(np.isfinite(history.history[name]))
+    assert len(history.history["student_loss"]) == 2
+
+
+def test_optimizer_slots_move_on_both_groups():
+    distiller = make_distiller("dfad")
+    distiller.compile()
+    distiller.fit(steps=2, verbose=0)
+    for group, optimizer in distiller.optimizers.items():
+        slots = [
+            v for v in optimizer.variables
+            if v is not optimizer.iterations and "learning_rate" not in v.path
+        ]
+        assert any(
+            np.any(keras.ops.convert_to_numpy(v) != 0) for v in slots
+        ), group
+
+
+@pytest.mark.parametrize("method_name", ["dfad", "bn_statistics"])
+def test_same_seed_same_run(method_name):
+    results = []
+    for _ in range(2):
+        distiller = make_distiller(method_name, seed=7)
+        distiller.compile()
+        distiller.fit(steps=2, verbose=0)
+        results.append(values(distiller.student.variables))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_compile_overrides_and_schedule():
+    distiller = make_distiller("dfad")
+    distiller.compile(
+        generator_optimizer=keras.optimizers.Adam(5e-4),
+        student_optimizer="adam",
+    )
+    assert isinstance(distiller.optimizers["student"], keras.optimizers.Adam)
+    assert float(distiller.optimizers["generator"].learning_rate) == pytest.approx(
+        5e-4
+    )
+    assert isinstance(distiller.optimizer, keras.optimizers.MultiOptimizer)
+    history = distiller.fit(epochs=2, steps_per_epoch=1, verbose=0)
+    assert len(history.history["agreement"]) == 2
+
+
+def test_image_grid_and_generate(tmp_path):
+    distiller = make_distiller("dafl")
+    distiller.compile()
+    distiller.fit(
+        steps=2,
+        steps_per_epoch=1,
+        verbose=0,
+        callbacks=[keras_dfkd.callbacks.ImageGrid(str(tmp_path), 9)],
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "epoch_0001.png",
+        "epoch_0002.png",
+    ]
+    assert tuple(distiller.generate(5).shape) == (5, 16, 16, 1)
+
+
+def test_get_config_round_trip():
+    distiller = make_distiller("bn_statistics")
+    config = distiller.get_config()
+    clone = keras_dfkd.DataFreeDistiller.from_config(config)
+    assert clone.method.get_config() == distiller.method.get_config()
+    assert isinstance(clone.method.augmentation,
+                      keras_dfkd.layers.DifferentiableAugmentation)
+
+
+@pytest.mark.parametrize("method_name", sorted(METHODS))
+def test_method_serialization(method_name):
+    method = METHODS[method_name]()
+    config = keras.saving.serialize_keras_object(method)
+    clone = keras.saving.deserialize_keras_object(config)
+    assert type(clone) is type(method)
+    assert clone.get_config() == method.get_config()
+
+
+def test_keras_file_round_trip(tmp_path):
+    distiller = make_distiller("dfad")
+    distiller.compile()
+    distiller.fit(steps=1, verbose=0)
+    path = str(tmp_path / "distiller.keras")
+    distiller.save(path)
+    loaded = keras.saving.load_model(path)
+    x = np.random.default_rng(0).normal(size=(3, 16, 16, 1)).astype("float32")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded.student(x, training=False)),
+        keras.ops.convert_to_numpy(distiller.student(x, training=False)),
+        atol=1e-6,
+    )
+    for group, optimizer in distiller.optimizers.items():
+        assert int(loaded.optimizers[group].iterations) == int(
+            optimizer.iterations
+        )
+    assert not loaded.teacher.trainable
+
+
+# Bad input: each gets a clear error that names the fix.
+
+
+def test_teacher_without_batch_norm():
+    teacher = small_net(8, "teacher", batch_norm=False)
+    student = small_net(4, "student")
+    with pytest.raises(ValueError, match="no BatchNormalization"):
+        keras_dfkd.DataFreeDistiller(
+            teacher, student, keras_dfkd.methods.BNStatistics(batch_size=4)
+        )
+    # Methods that do not read BN statistics accept it.
+    keras_dfkd.DataFreeDistiller(
+        teacher, student, keras_dfkd.methods.DFAD(batch_size=4)
+    )
+
+
+def test_subclassed_teacher():
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(10)
+
+        def call(self, x):
+            return self.dense(keras.ops.reshape(x, (-1, 256)))
+
+    teacher = Subclassed()
+    teacher(np.zeros((1, 16, 16, 1), "float32"))
+    with pytest.raises(ValueError, match="subclassed.*functional API"):
+        keras_dfkd.DataFreeDistiller(
+            teacher, small_net(4, "s"), keras_dfkd.methods.DFAD(batch_size=4)
+        )
+
+
+def test_student_output_size_mismatch():
+    with pytest.raises(ValueError, match="num_classes=10"):
+        keras_dfkd.DataFreeDistiller(
+            small_net(8, "t"),
+            small_net(4, "s", classes=7),
+            keras_dfkd.methods.DFAD(batch_size=4),
+        )
+
+
+def test_non_image_teacher():
+    inputs = keras.Input((20,))
+    teacher = keras.Model(inputs, keras.layers.Dense(10)(inputs))
+    with pytest.raises(ValueError, match="batch of images"):
+        keras_dfkd.DataFreeDistiller(
+            teacher, small_net(4, "s"), keras_dfkd.methods.DFAD(batch_size=4)
+        )
+
+
+def test_input_size_generator_cannot_make():
+    inputs = keras.Input((30, 30, 1))
+    x = keras.layers.BatchNormalization()(inputs)
+    x = keras.layers.Flatten()(x)
+    teacher = keras.Model(inputs, keras.layers.Dense(10)(x))
+    student_in = keras.Input((30, 30, 1))
+    student = keras.Model(
+        student_in, keras.layers.Dense(10)(keras.layers.Flatten()(student_in))
+    )
+    with pytest.raises(ValueError, match="cannot make 30x30"):
+        keras_dfkd.DataFreeDistiller(
+            teacher, student, keras_dfkd.methods.DFAD(batch_size=4)
+        )
+
+
+def test_fit_before_compile():
+    distiller = make_distiller("dfad")
+    with pytest.raises(RuntimeError, match="compile"):
+        distiller.fit(steps=1)
+
+
+def test_fit_with_data():
+    distiller = make_distiller("dfad")
+    distiller.compile()
+    with pytest.raises(ValueError, match="takes no data"):
+        distiller.fit(np.zeros((4, 16, 16, 1)), np.zeros((4,)))
+    with pytest.raises(ValueError, match="does not accept"):
+        distiller.fit(steps=1, validation_data=(np.zeros((1,)),))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({}, "how long"),
+        ({"steps": 0}, "positive int"),
+        ({"steps": 5, "steps_per_epoch": 2}, "multiple"),
+        ({"steps": 2, "epochs": 2}, "not both"),
+    ],
+)
+def test_bad_schedules(kwargs, message):
+    distiller = make_distiller("dfad")
+    distiller.compile()
+    with pytest.raises(ValueError, match=message):
+        distiller.fit(**kwargs)
+
+
+def test_bad_method_and_optimizer_group():
+    with pytest.raises(TypeError, match="Method"):
+        keras_dfkd.DataFreeDistiller(small_net(8, "t"), small_net(4, "s"), "x")
+    distiller = make_distiller("dfad")
+    with pytest.raises(ValueError, match="no optimizer group"):
+        distiller.compile(optimizers={"vae": "adam"})
