@@ -81,8 +81,11 @@ class BudgetCurve(keras.callbacks.Callback):
                 "student_accuracy": accuracy,
             }
         )
-        print(f"[{self.distill_seconds:7.1f}s] rounds {rounds:6d} "
-              f"student accuracy {accuracy:.4f}", flush=True)
+        print(
+            f"[{self.distill_seconds:7.1f}s] rounds {rounds:6d} "
+            f"student accuracy {accuracy:.4f}",
+            flush=True,
+        )
         if self.distill_seconds >= self.budget:
             self.model.stop_training = True
 
@@ -116,7 +119,10 @@ def main(argv):
     distiller.compile()
     images_per_round = FLAGS.batch_size * sum(p.repeats for p in method.phases)
     budget = BudgetCurve(
-        FLAGS.budget_seconds, x_test, y_test, FLAGS.rounds_per_eval,
+        FLAGS.budget_seconds,
+        x_test,
+        y_test,
+        FLAGS.rounds_per_eval,
         images_per_round,
     )
     distiller.fit(
@@ -155,8 +161,9 @@ def main(argv):
     }
     text = json.dumps(result, indent=1)
     if FLAGS.output:
-        os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)),
-                    exist_ok=True)
+        os.makedirs(
+            os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True
+        )
         with open(FLAGS.output, "w") as f:
             f.write(text)
     print(

@@ -167,8 +167,9 @@ class DataFreeDistiller(DistillerStep, keras.Model):
                         f"Variable {v.path} belongs to two groups."
                     )
                 by_variable[id(v)] = chosen[name]
-        stray = [v.path for v in self.trainable_variables
-                 if id(v) not in by_variable]
+        stray = [
+            v.path for v in self.trainable_variables if id(v) not in by_variable
+        ]
         if stray:
             raise ValueError(
                 "These trainable variables belong to no optimizer group: "
@@ -256,9 +257,7 @@ class DataFreeDistiller(DistillerStep, keras.Model):
                 "synthesises its own images. Call fit(steps=N) for N rounds "
                 "(or epochs=E, steps_per_epoch=S)."
             )
-        unsupported = sorted(
-            set(kwargs) - {"validation_freq", "class_weight"}
-        ) or sorted(k for k in kwargs if kwargs[k] is not None)
+        unsupported = sorted(kwargs)
         if unsupported:
             raise ValueError(
                 f"DataFreeDistiller.fit() does not accept {unsupported}: "
@@ -359,4 +358,3 @@ def _resolve_schedule(steps, epochs, steps_per_epoch):
             "fit(epochs=E, steps_per_epoch=S)."
         )
     return epochs or 1, steps_per_epoch
-

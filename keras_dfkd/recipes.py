@@ -86,8 +86,15 @@ def train_teacher(
     return model, accuracy(model, x_test, y_test)
 
 
-def load_or_train_teacher(cache_dir, dataset="mnist", architecture="lenet5",
-                          epochs=10, seed=0, image_size=32, verbose=2):
+def load_or_train_teacher(
+    cache_dir,
+    dataset="mnist",
+    architecture="lenet5",
+    epochs=10,
+    seed=0,
+    image_size=32,
+    verbose=2,
+):
     """Loads a cached teacher or trains and caches one.
 
     The cache key holds every recipe argument and the Keras backend, so a
@@ -108,8 +115,12 @@ def load_or_train_teacher(cache_dir, dataset="mnist", architecture="lenet5",
         return keras.saving.load_model(path), meta["test_accuracy"], path
     start = time.perf_counter()
     model, test_accuracy = train_teacher(
-        dataset, architecture, epochs=epochs, seed=seed,
-        image_size=image_size, verbose=verbose,
+        dataset,
+        architecture,
+        epochs=epochs,
+        seed=seed,
+        image_size=image_size,
+        verbose=verbose,
     )
     os.makedirs(cache_dir, exist_ok=True)
     model.save(path)

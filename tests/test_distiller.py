@@ -47,7 +47,9 @@ def make_distiller(method_name, seed=0):
     keras.utils.set_random_seed(seed)
     teacher = small_net(8, "teacher")
     student = small_net(4, "student")
-    return keras_dfkd.DataFreeDistiller(teacher, student, METHODS[method_name]())
+    return keras_dfkd.DataFreeDistiller(
+        teacher, student, METHODS[method_name]()
+    )
 
 
 def values(variables):
@@ -68,17 +70,15 @@ def test_fit_updates_everything_but_the_teacher(method_name):
     history = distiller.fit(steps=4, steps_per_epoch=2, verbose=0)
 
     # The teacher, weights and BN moving statistics, is bit-identical.
-    for before, after in zip(teacher_before, values(distiller.teacher.variables)):
+    for before, after in zip(
+        teacher_before, values(distiller.teacher.variables)
+    ):
         np.testing.assert_array_equal(before, after)
     # Every optimizer advanced, on every backend.
-    repeats = {p.name: p.repeats for p in distiller.method.phases}
+    phases = distiller.method.phases
     for group, optimizer in distiller.optimizers.items():
-        expected = 4 * sum(
-            r for p, r in repeats.items()
-            if group in next(q.groups for q in distiller.method.phases
-                             if q.name == p)
-        )
-        assert int(optimizer.iterations) == expected, group
+        per_round = sum(p.repeats for p in phases if group in p.groups)
+        assert int(optimizer.iterations) == 4 * per_round, group
     assert int(distiller.optimizer.iterations) == 4
     # Generator and student weights and BN statistics moved.
     for before, after in (
@@ -101,12 +101,13 @@ def test_optimizer_slots_move_on_both_groups():
     distiller.fit(steps=2, verbose=0)
     for group, optimizer in distiller.optimizers.items():
         slots = [
-            v for v in optimizer.variables
+            v
+            for v in optimizer.variables
             if v is not optimizer.iterations and "learning_rate" not in v.path
         ]
-        assert any(
-            np.any(keras.ops.convert_to_numpy(v) != 0) for v in slots
-        ), group
+        assert any(np.any(keras.ops.convert_to_numpy(v) != 0) for v in slots), (
+            group
+        )
 
 
 @pytest.mark.parametrize("method_name", ["dfad", "bn_statistics"])
@@ -128,9 +129,9 @@ def test_compile_overrides_and_schedule():
         student_optimizer="adam",
     )
     assert isinstance(distiller.optimizers["student"], keras.optimizers.Adam)
-    assert float(distiller.optimizers["generator"].learning_rate) == pytest.approx(
-        5e-4
-    )
+    assert float(
+        distiller.optimizers["generator"].learning_rate
+    ) == pytest.approx(5e-4)
     assert isinstance(distiller.optimizer, keras.optimizers.MultiOptimizer)
     history = distiller.fit(epochs=2, steps_per_epoch=1, verbose=0)
     assert len(history.history["agreement"]) == 2
@@ -157,8 +158,9 @@ def test_get_config_round_trip():
     config = distiller.get_config()
     clone = keras_dfkd.DataFreeDistiller.from_config(config)
     assert clone.method.get_config() == distiller.method.get_config()
-    assert isinstance(clone.method.augmentation,
-                      keras_dfkd.layers.DifferentiableAugmentation)
+    assert isinstance(
+        clone.method.augmentation, keras_dfkd.layers.DifferentiableAugmentation
+    )
 
 
 @pytest.mark.parametrize("method_name", sorted(METHODS))
@@ -293,3 +295,12 @@ def test_bad_method_and_optimizer_group():
     distiller = make_distiller("dfad")
     with pytest.raises(ValueError, match="no optimizer group"):
         distiller.compile(optimizers={"vae": "adam"})
+
+
+def test_method_instance_reused():
+    method = keras_dfkd.methods.DFAD(batch_size=4)
+    keras_dfkd.DataFreeDistiller(small_net(8, "t"), small_net(4, "s"), method)
+    with pytest.raises(ValueError, match="new method object"):
+        keras_dfkd.DataFreeDistiller(
+            small_net(8, "t2"), small_net(4, "s2"), method
+        )

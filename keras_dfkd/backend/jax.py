@@ -70,7 +70,9 @@ class JAXDistillerStep:
             state_mapping=self._model_mapping(tv, ntv)
         ) as scope:
             self.method.after_round()
-        return [scope.get_current_value(v) for v in self.non_trainable_variables]
+        return [
+            scope.get_current_value(v) for v in self.non_trainable_variables
+        ]
 
     def _jax_update_metrics(self, mv, logs):
         with keras.StatelessScope(

@@ -158,7 +158,11 @@ class Generator(keras.layers.Layer):
                 )
             )
         self.to_image = keras.layers.Conv2D(
-            channels, 3, padding="same", dtype=self.dtype_policy, name="to_image"
+            channels,
+            3,
+            padding="same",
+            dtype=self.dtype_policy,
+            name="to_image",
         )
         self.output_norm = None
         if output_batch_norm:

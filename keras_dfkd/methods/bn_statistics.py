@@ -190,7 +190,9 @@ class BNStatistics(Method):
         ]
 
     def generate(self, batch_size, training=False):
-        images = self.generator(self.sample_noise(batch_size), training=training)
+        images = self.generator(
+            self.sample_noise(batch_size), training=training
+        )
         return self._normalize(images)
 
     def _normalize(self, images):
@@ -283,9 +285,7 @@ class BNStatistics(Method):
                 "augmentation": (
                     None
                     if self.augmentation is None
-                    else keras.saving.serialize_keras_object(
-                        self.augmentation
-                    )
+                    else keras.saving.serialize_keras_object(self.augmentation)
                 ),
                 "generator_learning_rate": self.generator_learning_rate,
                 "student_learning_rate": self.student_learning_rate,

@@ -122,9 +122,7 @@ class DAFL(Method):
         logits = teacher_out["logits"]
         one_hot = ops.mean(losses.one_hot_cross_entropy(logits))
         entropy = ops.mean(losses.information_entropy_loss(logits))
-        activation = ops.mean(
-            losses.activation_loss(teacher_out["features"])
-        )
+        activation = ops.mean(losses.activation_loss(teacher_out["features"]))
         generator_loss = (
             self.one_hot_weight * one_hot
             + self.entropy_weight * entropy

@@ -59,6 +59,12 @@ class Method(keras.layers.Layer):
             teacher: a `keras_dfkd.teacher.Teacher`.
             student: the student `keras.Model`.
         """
+        if self.teacher is not None:
+            raise ValueError(
+                f"This {type(self).__name__} instance already belongs to a "
+                "DataFreeDistiller; create a new method object for each "
+                "distiller."
+            )
         if self.requires_batch_norm:
             teacher.require_batch_norm(type(self).__name__)
         self.teacher = teacher

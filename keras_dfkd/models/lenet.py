@@ -110,8 +110,10 @@ def lenet5(
     Example:
 
     >>> model = keras_dfkd.models.lenet5()
-    >>> model(np.zeros((2, 32, 32, 1))).shape
-    (2, 10)
+    >>> model.output_shape
+    (None, 10)
+    >>> model.layers[-1].input.shape  # The penultimate feature.
+    (None, 84)
 
     Reference:
         - [LeCun et al., 1998. Gradient-based learning applied to document
@@ -167,9 +169,9 @@ def lenet5_half(
 
     Example:
 
-    >>> model = keras_dfkd.models.lenet5_half()
-    >>> model(np.zeros((2, 32, 32, 1))).shape
-    (2, 10)
+    >>> model = keras_dfkd.models.lenet5_half(batch_norm=False)
+    >>> model.count_params()
+    15738
 
     Reference:
         - [Chen et al., 2019. Data-Free Learning of Student Networks (DAFL)](
