@@ -1,0 +1,83 @@
+"""The DCGAN-style generator."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_dfkd.generators import Generator
+
+
+def count(weights):
+    return int(sum(np.prod(w.shape) for w in weights))
+
+
+def test_dafl_mnist_generator_parameter_count():
+    # ALGORITHMS.md 14: DAFL/DFAD MNIST generator, latent 100, 1 channel.
+    generator = Generator(
+        (32, 32, 1), output_batch_norm=True, batch_norm_epsilon=0.8
+    )
+    generator.build()
+    assert count(generator.trainable_weights) == 1_049_985
+
+
+@pytest.mark.parametrize(
+    "shape, upsamples", [((28, 28, 1), 2), ((32, 32, 3), 2), ((64, 64, 3), 3)]
+)
+def test_output_shape_and_range(shape, upsamples):
+    generator = Generator(shape, width=4, num_upsamples=upsamples)
+    images = generator(keras.random.normal((3, 100), seed=1), training=True)
+    images = keras.ops.convert_to_numpy(images)
+    assert images.shape == (3,) + shape
+    assert np.all(np.abs(images) <= 1.0)
+
+
+def test_sigmoid_output_and_output_batch_norm():
+    sigmoid = Generator((16, 16, 2), width=4, output_activation="sigmoid")
+    out = keras.ops.convert_to_numpy(sigmoid(keras.random.normal((4, 100))))
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    standardised = Generator((16, 16, 2), width=4, output_batch_norm=True)
+    out = standardised(keras.random.normal((64, 100), seed=2), training=True)
+    out = keras.ops.convert_to_numpy(out)
+    np.testing.assert_allclose(out.mean(axis=(0, 1, 2)), 0.0, atol=1e-3)
+    np.testing.assert_allclose(out.std(axis=(0, 1, 2)), 1.0, atol=0.05)
+
+
+def test_conditional_generator_uses_labels():
+    generator = Generator((16, 16, 1), width=4, num_classes=10)
+    noise = keras.random.normal((2, 100), seed=3)
+    a = generator([noise, np.array([0, 0])], training=False)
+    b = generator([noise, np.array([0, 7])], training=False)
+    a, b = keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b)
+    np.testing.assert_allclose(a[0], b[0])
+    assert not np.allclose(a[1], b[1])
+    with pytest.raises(ValueError, match=r"\[noise, labels\]"):
+        generator(noise)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="cannot make 30x30"):
+        Generator((30, 30, 1))
+    with pytest.raises(ValueError, match=r"\(height, width, channels\)"):
+        Generator((32, 32))
+    with pytest.raises(ValueError, match="output_activation"):
+        Generator((32, 32, 1), output_activation="relu")
+
+
+def test_serialization_round_trip(tmp_path):
+    generator = Generator((16, 16, 3), width=4, num_classes=5, name="g")
+    config = keras.saving.serialize_keras_object(generator)
+    clone = keras.saving.deserialize_keras_object(config)
+    assert clone.get_config() == generator.get_config()
+    inputs = keras.Input((100,))
+    labels = keras.Input((), dtype="int32")
+    model = keras.Model([inputs, labels], generator([inputs, labels]))
+    path = str(tmp_path / "generator.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    noise = np.random.default_rng(0).normal(size=(2, 100)).astype("float32")
+    labels = np.array([1, 4])
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded([noise, labels])),
+        keras.ops.convert_to_numpy(model([noise, labels])),
+        atol=1e-6,
+    )
