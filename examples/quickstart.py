@@ -57,7 +57,9 @@ def main(argv):
     os.makedirs(FLAGS.output_dir, exist_ok=True)
     distiller.student.save(os.path.join(FLAGS.output_dir, "student.keras"))
     keras_dfkd.utils.save_image_grid(
-        distiller.generate(64), os.path.join(FLAGS.output_dir, "synthetic.png")
+        distiller.generate(64),
+        os.path.join(FLAGS.output_dir, "synthetic.png"),
+        zoom=3,
     )
     print(f"teacher accuracy: {teacher_accuracy:.4f}")
     print(

@@ -31,9 +31,17 @@ def image_grid(images, columns=None):
     return (grid * 255).round().astype("uint8")
 
 
-def save_image_grid(images, path, columns=None):
-    """Writes `image_grid(images)` to `path` (PNG) and returns the path."""
+def save_image_grid(images, path, columns=None, zoom=1):
+    """Writes `image_grid(images)` to `path` (PNG) and returns the path.
+
+    `zoom` enlarges every pixel to `zoom x zoom` so small images stay
+    visible.
+    """
+    if not isinstance(zoom, int) or zoom < 1:
+        raise ValueError(f"`zoom` must be a positive int; received {zoom!r}.")
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    keras.utils.save_img(path, image_grid(images, columns), scale=False)
+    grid = image_grid(images, columns)
+    grid = np.repeat(np.repeat(grid, zoom, axis=0), zoom, axis=1)
+    keras.utils.save_img(path, grid, scale=False)
     return path
