@@ -23,6 +23,14 @@ METHODS = {
         ),
         seed=3,
     ),
+    "bn_statistics_sigmoid_js": lambda: keras_dfkd.methods.BNStatistics(
+        batch_size=16,
+        generator_width=4,
+        student_steps=1,
+        adversarial_loss="js",
+        image_normalization=((0.5,), (0.25,)),
+        seed=3,
+    ),
 }
 
 
@@ -304,3 +312,11 @@ def test_method_instance_reused():
         keras_dfkd.DataFreeDistiller(
             small_net(8, "t2"), small_net(4, "s2"), method
         )
+
+
+def test_sigmoid_generator_images_are_normalised():
+    distiller = make_distiller("bn_statistics_sigmoid_js")
+    images = keras.ops.convert_to_numpy(distiller.generate(8))
+    # Sigmoid pixels in [0, 1], normalised with mean 0.5 and std 0.25.
+    assert images.min() >= -2.0 and images.max() <= 2.0
+    assert images.min() < 0.0 < images.max()
