@@ -14,7 +14,18 @@ _PhasePlan = collections.namedtuple(
     "_PhasePlan", ["phase", "variable_positions", "groups"]
 )
 _GroupPlan = collections.namedtuple(
-    "_GroupPlan", ["name", "optimizer", "sub_positions", "optimizer_positions"]
+    "_GroupPlan",
+    [
+        "name",
+        "optimizer",
+        "sub_positions",
+        "optimizer_positions",
+        # Positions in the MultiOptimizer's variables of the slots and
+        # iteration count (not the learning rate) that a
+        # `Phase(reset_optimizer=True)` zeroes. Positions, not variables:
+        # the model would track variables held here as its own.
+        "reset_positions",
+    ],
 )
 
 
@@ -206,12 +217,18 @@ class DataFreeDistiller(DistillerStep, keras.Model):
                 start = len(positions)
                 positions.extend(own)
                 optimizer = self._group_optimizers[name]
+                resettable = [
+                    v
+                    for v in optimizer.variables
+                    if v is not getattr(optimizer, "_learning_rate", None)
+                ]
                 group_plans.append(
                     _GroupPlan(
                         name,
                         optimizer,
                         list(range(start, start + len(own))),
                         [optimizer_index[id(v)] for v in optimizer.variables],
+                        [optimizer_index[id(v)] for v in resettable],
                     )
                 )
             plans.append(_PhasePlan(phase, positions, group_plans))

@@ -103,6 +103,19 @@ def test_fit_updates_everything_but_the_teacher(method_name):
     assert len(history.history["student_loss"]) == 2
 
 
+def test_optimizer_state_is_not_model_state():
+    # JAX passes model and optimizer state separately; a variable in both
+    # would be donated twice.
+    distiller = make_distiller("bn_statistics")
+    distiller.compile()
+    optimizer_ids = {id(v) for v in distiller.optimizer.variables}
+    assert not [
+        v.path
+        for v in distiller.non_trainable_variables
+        if id(v) in optimizer_ids
+    ]
+
+
 def test_optimizer_slots_move_on_both_groups():
     distiller = make_distiller("dfad")
     distiller.compile()

@@ -5,11 +5,20 @@ pure step, so every variable the shared `keras.ops` math touches is mapped
 through a `StatelessScope`, and each group's optimizer is applied with
 `stateless_apply` on its own slice of `model.optimizer.variables` (the
 `MultiOptimizer`): a second optimizer outside that state would silently
-never update.
+never update. Repeated phases run in `jax.lax.fori_loop` on accelerators,
+so compile time does not grow with the number of steps; on CPU they are
+unrolled, because XLA:CPU runs convolution gradients inside a loop body
+about 40x slower than at the top level (measured: a 3x3 conv gradient at
+batch 100, 4.4 s vs 0.09 s).
 """
 
 import jax
+import jax.numpy as jnp
 import keras
+
+
+def _unroll_loops():
+    return jax.default_backend() == "cpu"
 
 
 class JAXDistillerStep:
@@ -18,20 +27,57 @@ class JAXDistillerStep:
     def train_step(self, state, data):
         del data  # Data-free: the dummy batch only counts rounds.
         tv, ntv, ov, mv = (list(part) for part in state)
-        logs = {}
+        logs, weights = {}, {}
         for plan in self._phase_plans:
-            for _ in range(plan.phase.repeats):
+            tv, ntv, ov, repeats = self._jax_begin_phase(plan, tv, ntv, ov)
+            if isinstance(repeats, int) and repeats == 1:
                 tv, ntv, ov, phase_logs = self._jax_phase(plan, tv, ntv, ov)
-                logs.update(phase_logs)
-        ntv = self._jax_after_round(tv, ntv)
+                weight = 1.0
+            else:
+                tv, ntv, ov, phase_logs = self._jax_phase_loop(
+                    plan, repeats, tv, ntv, ov
+                )
+                weight = jnp.minimum(repeats, 1).astype("float32")
+            phase = plan.phase
+            tv, ntv, end_logs = self._jax_stateful(
+                lambda: self.method.on_phase_end(phase), tv, ntv
+            )
+            for name, value in phase_logs.items():
+                logs[name], weights[name] = value, weight
+            for name, value in (end_logs or {}).items():
+                logs[name], weights[name] = value, 1.0
+        tv, ntv, _ = self._jax_stateful(self.method.after_round, tv, ntv)
         ov[self._multi_iterations_index] = ov[self._multi_iterations_index] + 1
-        results, mv = self._jax_update_metrics(mv, logs)
+        results, mv = self._jax_update_metrics(mv, logs, weights)
         return results, (tv, ntv, ov, mv)
 
     def _model_mapping(self, tv, ntv):
         return list(zip(self.trainable_variables, tv)) + list(
             zip(self.non_trainable_variables, ntv)
         )
+
+    def _jax_stateful(self, fn, tv, ntv):
+        """Runs `fn` (which may assign variables); returns the new state."""
+        with keras.StatelessScope(
+            state_mapping=self._model_mapping(tv, ntv)
+        ) as scope:
+            result = fn()
+        tv = [scope.get_current_value(v) for v in self.trainable_variables]
+        ntv = [scope.get_current_value(v) for v in self.non_trainable_variables]
+        return tv, ntv, result
+
+    def _jax_begin_phase(self, plan, tv, ntv, ov):
+        if plan.phase.reset_optimizer:
+            for group in plan.groups:
+                for j in group.reset_positions:
+                    ov[j] = jnp.zeros_like(ov[j])
+
+        def begin():
+            self.method.on_phase_begin(plan.phase)
+            return self.method.phase_repeats(plan.phase)
+
+        tv, ntv, repeats = self._jax_stateful(begin, tv, ntv)
+        return tv, ntv, ov, repeats
 
     def _jax_phase(self, plan, tv, ntv, ov):
         def loss_fn(sub, tv, ntv):
@@ -51,6 +97,7 @@ class JAXDistillerStep:
         (_, (logs, ntv)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
             sub, tv, ntv
         )
+        tv, ov = list(tv), list(ov)
         for group in plan.groups:
             group_vars = [sub[i] for i in group.sub_positions]
             group_grads = [grads[i] for i in group.sub_positions]
@@ -65,21 +112,69 @@ class JAXDistillerStep:
                 ov[j] = value
         return tv, ntv, ov, logs
 
-    def _jax_after_round(self, tv, ntv):
-        with keras.StatelessScope(
-            state_mapping=self._model_mapping(tv, ntv)
-        ) as scope:
-            self.method.after_round()
-        return [
-            scope.get_current_value(v) for v in self.non_trainable_variables
-        ]
+    def _jax_phase_loop(self, plan, repeats, tv, ntv, ov):
+        names = list(self.method.log_names)
+        produced = []
+        # Only the phase's own variables and optimizer slots are carried.
+        tv_positions = list(plan.variable_positions)
+        ov_positions = [j for g in plan.groups for j in g.optimizer_positions]
 
-    def _jax_update_metrics(self, mv, logs):
+        def body(i, carry):
+            sub_tv, ntv, sub_ov, logs = carry
+            full_tv, full_ov = list(tv), list(ov)
+            for p, value in zip(tv_positions, sub_tv):
+                full_tv[p] = value
+            for j, value in zip(ov_positions, sub_ov):
+                full_ov[j] = value
+            full_tv, ntv, full_ov, phase_logs = self._jax_phase(
+                plan, full_tv, ntv, full_ov
+            )
+            produced[:] = list(phase_logs)
+            new = {n: jnp.asarray(v, "float32") for n, v in phase_logs.items()}
+            return (
+                [full_tv[p] for p in tv_positions],
+                ntv,
+                [full_ov[j] for j in ov_positions],
+                {n: new.get(n, logs[n]) for n in names},
+            )
+
+        carry = (
+            [tv[p] for p in tv_positions],
+            ntv,
+            [ov[j] for j in ov_positions],
+            {n: jnp.zeros((), "float32") for n in names},
+        )
+        if _unroll_loops():
+            # A dynamic count is at most the static `phase.repeats`; steps
+            # past it are computed and discarded.
+            for i in range(plan.phase.repeats):
+                new = body(i, carry)
+                if isinstance(repeats, int):
+                    carry = new
+                else:
+                    carry = jax.tree_util.tree_map(
+                        lambda a, b: jnp.where(i < repeats, a, b), new, carry
+                    )
+        else:
+            carry = jax.lax.fori_loop(0, repeats, body, carry)
+        sub_tv, ntv, sub_ov, logs = carry
+        tv, ov = list(tv), list(ov)
+        for p, value in zip(tv_positions, sub_tv):
+            tv[p] = value
+        for j, value in zip(ov_positions, sub_ov):
+            ov[j] = value
+        return tv, ntv, ov, {n: logs[n] for n in produced}
+
+    def _jax_update_metrics(self, mv, logs, weights):
         with keras.StatelessScope(
             state_mapping=list(zip(self.metrics_variables, mv))
         ) as scope:
             for name, value in logs.items():
-                self._trackers[name].update_state(value)
+                if name in self.method.gauge_names:
+                    self._trackers[name].reset_state()
+                self._trackers[name].update_state(
+                    value, sample_weight=weights[name]
+                )
             results = {name: t.result() for name, t in self._trackers.items()}
         mv = [scope.get_current_value(v) for v in self.metrics_variables]
         return results, mv

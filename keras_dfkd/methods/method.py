@@ -7,12 +7,16 @@ from keras import ops
 
 from keras_dfkd.api_export import keras_dfkd_export
 
-Phase = collections.namedtuple("Phase", ["name", "groups", "repeats"])
+Phase = collections.namedtuple(
+    "Phase", ["name", "groups", "repeats", "reset_optimizer"], defaults=[False]
+)
 Phase.__doc__ = """One gradient step of a round, repeated `repeats` times.
 
 `groups` names the variable groups (e.g. `("generator",)`, `("student",)`
 or both for DAFL's joint update) whose optimizers apply the gradients of
-the phase's loss.
+the phase's loss. With `reset_optimizer=True` those optimizers' slots and
+iteration counts are zeroed at the start of the phase, as if a fresh
+optimizer were created (NAYER's per-batch Adam).
 """
 
 
@@ -96,9 +100,34 @@ class Method(keras.layers.Layer):
         """Names of the scalars `phase_loss` logs (running means)."""
         raise NotImplementedError
 
+    @property
+    def gauge_names(self):
+        """Log names reported as their latest value, not a running mean."""
+        return []
+
     def phase_loss(self, phase, student):
         """Returns `(loss, logs)` of one step of `phase` (a `Phase`)."""
         raise NotImplementedError
+
+    def phase_repeats(self, phase):
+        """Returns how many times `phase` runs this round.
+
+        Defaults to the static `phase.repeats`. A method may return a
+        scalar int tensor, at most `phase.repeats`, computed from its own
+        state (e.g. no student steps during a warmup); the distiller then
+        runs the phase in a loop whose length is decided inside the
+        compiled step.
+        """
+        return phase.repeats
+
+    def on_phase_begin(self, phase):
+        """Updates method state before the first step of `phase`."""
+
+    def on_phase_end(self, phase):
+        """Updates method state after the last step of `phase`.
+
+        May return a dict of scalars to log (names from `log_names`).
+        """
 
     def after_round(self):
         """Updates method state once per round (runs inside the step)."""
