@@ -1,5 +1,8 @@
-"""Image generators."""
+"""Image generators and their input layers."""
 
 from keras_dfkd.generators.generator import Generator
+from keras_dfkd.generators.label_embedding import LabelTextEmbedding
+from keras_dfkd.generators.nayer_generator import NAYERGenerator
+from keras_dfkd.generators.noisy_layer import NoisyLayer
 
-__all__ = ["Generator"]
+__all__ = ["Generator", "LabelTextEmbedding", "NAYERGenerator", "NoisyLayer"]

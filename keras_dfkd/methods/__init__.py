@@ -5,8 +5,14 @@ from keras_dfkd.methods.dafl import DAFL
 from keras_dfkd.methods.dfad import DFAD
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
+from keras_dfkd.methods.nayer import NAYER
 
-_METHODS = {"dafl": DAFL, "dfad": DFAD, "bn_statistics": BNStatistics}
+_METHODS = {
+    "dafl": DAFL,
+    "dfad": DFAD,
+    "bn_statistics": BNStatistics,
+    "nayer": NAYER,
+}
 
 
 def get(name, **kwargs):
@@ -20,4 +26,4 @@ def get(name, **kwargs):
     return cls(**kwargs)
 
 
-__all__ = ["BNStatistics", "DAFL", "DFAD", "Method", "Phase", "get"]
+__all__ = ["BNStatistics", "DAFL", "DFAD", "Method", "NAYER", "Phase", "get"]

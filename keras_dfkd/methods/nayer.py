@@ -1,0 +1,526 @@
+"""NAYER: noisy-layer data generation (Tran et al., CVPR 2024)."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_dfkd import losses
+from keras_dfkd.api_export import keras_dfkd_export
+from keras_dfkd.generators.nayer_generator import NAYERGenerator
+from keras_dfkd.layers.differentiable_augmentation import (
+    DifferentiableAugmentation,
+)
+from keras_dfkd.methods.method import Method
+from keras_dfkd.methods.method import Phase
+from keras_dfkd.replay.image_pool import ImagePool
+
+# Larger than any loss, smaller than float32's max (stays finite).
+_NO_LOSS_YET = 3e38
+
+
+@keras_dfkd_export("keras_dfkd.methods.NAYER")
+class NAYER(Method):
+    """NAYER: label-text embeddings through a noisy layer, and an image pool.
+
+    The generator's input is the frozen text embedding of each class name
+    (LTE) and its randomness a noisy layer redrawn from N(0, 1) for every
+    synthesis batch (`keras_dfkd.generators.NAYERGenerator`). One round is
+    one synthesis batch followed by the student's steps:
+
+    ```
+    redraw the noisy layer; zero the generator optimizer's slots
+    every `generator_life` rounds: re-initialise the whole generator
+    y = [0..K-1, 0..K-1, ...]                    # class-balanced, ordered
+    repeat generator_steps:
+        x = G(y);  t = T(norm(aug(x)));  s = S(norm(aug(x)))
+        L = bn * L_bn(EMA momentum) + oh * CE(t, y)
+            - adv * [round >= warmup] * masked_KL(t, s)
+        keep x if L is the lowest loss of this batch;  Adam step on G
+    pool.add(lowest-loss x);  fold the batch statistics into the EMA
+    if round >= warmup_rounds, repeat student_steps:
+        x ~ pool;  L_S = KL(softmax(T(x')/tau) || softmax(S(x')/tau)) tau^2
+    ```
+
+    with `x' = norm(aug(x))`. The pool (`keras_dfkd.replay.ImagePool`) is
+    held in the model's variables, so it is written and sampled inside the
+    compiled step and saved with checkpoints.
+
+    The defaults are NAYER's CIFAR-10 settings, mapped to rounds (one round
+    = one of NAYER's synthesis loops): 400 images per batch, 30 generator
+    steps at Adam(4e-3, beta_1=0.5), 200 student steps per round (NAYER:
+    400 per epoch of 2 loops) at batch 512 with SGD(0.2, momentum 0.9,
+    weight decay 1e-4) and cosine decay to 2e-4 over `decay_rounds`,
+    warmup of 200 rounds (20 epochs of 10 loops) without student steps,
+    a new generator every 20 rounds (10 epochs of 2 loops), loss weights
+    bn 10, oh 0.5, adv 1.33, EMA momentum 0.9, tau 20, noise size 1000.
+    For 28-32 px grayscale images on a CPU, use about `batch_size=10 * K`,
+    `generator_steps=5-10`, `student_steps=10-20`, `student_batch_size=256`,
+    `warmup_rounds=0-10`, `noise_dim=256`, `generator_width=16` and
+    `student_learning_rate=0.1`.
+
+    Args:
+        class_names: list of str, one per teacher class in label order, or
+            `None` when `label_embeddings` is given. Defaults to `None`.
+        label_embeddings: `None` (encode the class names with
+            `text_encoder`), an array `(num_classes, dim)` of embeddings,
+            or `"one_hot"` (the ablation without text). Defaults to `None`.
+        text_encoder: str. Encoder for the class-name prompts: a keras-hub
+            preset name or directory, or `"all_minilm_l6_v2"` (offline).
+            See `keras_dfkd.utils.encode_texts`. Defaults to
+            `"all_minilm_l6_v2"`.
+        prompt_template: str with one `{}`. Defaults to
+            `"a photo of a {}"`.
+        batch_size: int. Synthesis batch size, a multiple of the number of
+            classes. Defaults to `400`.
+        generator_steps: int. Generator steps per synthesis batch.
+            Defaults to `30`.
+        student_steps: int. Student steps per round. Defaults to `200`.
+        student_batch_size: int. Defaults to `512`.
+        warmup_rounds: int. Rounds without student steps and without the
+            adversarial term. Defaults to `200`.
+        generator_life: int or `None`. Re-initialise the generator every
+            this many rounds (`None`: never). Defaults to `20`.
+        noise_dim: int. Output size of the noisy layer. Defaults to `1000`.
+        generator_width: int. Defaults to `64`.
+        batch_norm_weight: float. Defaults to `10.0`.
+        one_hot_weight: float. Defaults to `0.5`.
+        adversarial_weight: float. Defaults to `1.33`.
+        batch_norm_momentum: float. Defaults to `0.9`.
+        temperature: float. Defaults to `20.0`.
+        image_normalization: `None` or `(mean, std)` per-channel tuples of
+            the teacher's input normalisation; the generator makes pixels
+            in [0, 1]. Defaults to `None` (the teacher takes [0, 1]).
+        augmentation: `"auto"` (pad-and-crop by 1/8 of the size plus a
+            horizontal flip, NAYER's CIFAR augmentation), `None`, or a
+            layer. Applied to the generator's and the pool's images.
+            Defaults to `"auto"`.
+        pool_capacity: int. Images kept in the pool. Defaults to `50000`.
+        pool_policy: `"ring"` or `"reservoir"`. Defaults to `"ring"`.
+        pool_dtype: storage dtype of the pool (`"uint8"` like NAYER's
+            PNGs, or a float dtype). Defaults to `"uint8"`.
+        generator_learning_rate: float. Defaults to `4e-3`.
+        student_learning_rate: float. Defaults to `0.2`.
+        student_weight_decay: float. Defaults to `1e-4`.
+        decay_rounds: int or `None`. Rounds of cosine decay of the student
+            learning rate (counting student steps only); `None` keeps it
+            constant. Defaults to `None`.
+        min_student_learning_rate: float. Defaults to `2e-4`.
+        seed: int or `None`. Defaults to `None`.
+        **kwargs: standard layer arguments.
+
+    Example:
+
+    ```python
+    method = keras_dfkd.methods.NAYER(
+        class_names=keras_dfkd.datasets.get_info("mnist").class_names,
+        batch_size=100, generator_steps=5, student_steps=20,
+        warmup_rounds=5, noise_dim=256, generator_width=16,
+        image_normalization=((0.1307,), (0.3081,)))
+    distiller = keras_dfkd.DataFreeDistiller(teacher, student, method)
+    distiller.compile()
+    distiller.fit(steps=200)
+    ```
+
+    Reference:
+        - [Tran et al., NAYER, CVPR 2024](https://arxiv.org/abs/2310.00258)
+    """
+
+    requires_batch_norm = True
+
+    def __init__(
+        self,
+        class_names=None,
+        label_embeddings=None,
+        text_encoder="all_minilm_l6_v2",
+        prompt_template="a photo of a {}",
+        batch_size=400,
+        generator_steps=30,
+        student_steps=200,
+        student_batch_size=512,
+        warmup_rounds=200,
+        generator_life=20,
+        noise_dim=1000,
+        generator_width=64,
+        batch_norm_weight=10.0,
+        one_hot_weight=0.5,
+        adversarial_weight=1.33,
+        batch_norm_momentum=0.9,
+        temperature=20.0,
+        image_normalization=None,
+        augmentation="auto",
+        pool_capacity=50000,
+        pool_policy="ring",
+        pool_dtype="uint8",
+        generator_learning_rate=4e-3,
+        student_learning_rate=0.2,
+        student_weight_decay=1e-4,
+        decay_rounds=None,
+        min_student_learning_rate=2e-4,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(batch_size=batch_size, seed=seed, **kwargs)
+        for name, value in (
+            ("generator_steps", generator_steps),
+            ("student_steps", student_steps),
+            ("student_batch_size", student_batch_size),
+        ):
+            _check_int(name, value, minimum=1)
+        _check_int("warmup_rounds", warmup_rounds, minimum=0)
+        if generator_life is not None:
+            _check_int("generator_life", generator_life, minimum=1)
+        if decay_rounds is not None:
+            _check_int("decay_rounds", decay_rounds, minimum=1)
+        if class_names is None and label_embeddings is None:
+            raise ValueError(
+                "NAYER needs the teacher's class names (class_names=[...], "
+                "e.g. keras_dfkd.datasets.get_info('mnist').class_names) or "
+                "label_embeddings (an array, or 'one_hot')."
+            )
+        if isinstance(label_embeddings, str) and label_embeddings != "one_hot":
+            raise ValueError(
+                "`label_embeddings` must be None, an array of shape "
+                "(num_classes, dim) or 'one_hot'; received "
+                f"{label_embeddings!r}."
+            )
+        if isinstance(augmentation, dict):
+            augmentation = keras.saving.deserialize_keras_object(augmentation)
+        self.class_names = None if class_names is None else list(class_names)
+        self.label_embeddings = (
+            label_embeddings
+            if label_embeddings is None or isinstance(label_embeddings, str)
+            else np.asarray(label_embeddings, "float32")
+        )
+        self.text_encoder = text_encoder
+        self.prompt_template = prompt_template
+        self.generator_steps = generator_steps
+        self.student_steps = student_steps
+        self.student_batch_size = student_batch_size
+        self.warmup_rounds = warmup_rounds
+        self.generator_life = generator_life
+        self.noise_dim = noise_dim
+        self.generator_width = generator_width
+        self.batch_norm_weight = batch_norm_weight
+        self.one_hot_weight = one_hot_weight
+        self.adversarial_weight = adversarial_weight
+        self.batch_norm_momentum = batch_norm_momentum
+        self.temperature = temperature
+        self.image_normalization = image_normalization
+        self.augmentation = augmentation
+        self.pool_capacity = pool_capacity
+        self.pool_policy = pool_policy
+        self.pool_dtype = pool_dtype
+        self.generator_learning_rate = generator_learning_rate
+        self.student_learning_rate = student_learning_rate
+        self.student_weight_decay = student_weight_decay
+        self.decay_rounds = decay_rounds
+        self.min_student_learning_rate = min_student_learning_rate
+
+    # Synthesiser.
+
+    def build_synthesizer(self, teacher, student):
+        table = self._embedding_table()
+        channels = self.image_shape[-1]
+        normalization = self.image_normalization or ((0.0,), (1.0,))
+        self._normalization = tuple(
+            np.broadcast_to(np.asarray(v, "float32"), (channels,))
+            for v in normalization
+        )
+        self.generator = NAYERGenerator(
+            self.image_shape,
+            num_classes=self.num_classes,
+            embedding_dim=table.shape[1],
+            batch_size=self.batch_size,
+            embeddings=table,
+            noise_dim=self.noise_dim,
+            width=self.generator_width,
+            name="generator",
+        )
+        self.generator.build()
+        self.batch_norm_loss = losses.BatchNormStatisticsLoss(
+            momentum=self.batch_norm_momentum, name="batch_norm_loss"
+        )
+        self.batch_norm_loss.build(teacher.batch_norm_input_shapes)
+        self.pool = ImagePool(
+            self.pool_capacity,
+            self.image_shape,
+            storage_dtype=self.pool_dtype,
+            policy=self.pool_policy,
+            seed=self.seed,
+            name="pool",
+        )
+        if self.augmentation == "auto":
+            self._augmentation = DifferentiableAugmentation(
+                padding=max(1, self.image_shape[0] // 8),
+                flip=True,
+                seed=self.seed,
+                name="augmentation",
+            )
+        else:
+            self._augmentation = self.augmentation
+        if self._augmentation is not None and not self._augmentation.built:
+            self._augmentation.build((None,) + self.image_shape)
+        self.rounds = self.add_weight(
+            shape=(),
+            dtype="int32",
+            initializer="zeros",
+            trainable=False,
+            name="rounds",
+        )
+        self.best_loss = self.add_weight(
+            shape=(), initializer="zeros", trainable=False, name="best_loss"
+        )
+        self.best_images = self.add_weight(
+            shape=(self.batch_size,) + self.image_shape,
+            initializer="zeros",
+            trainable=False,
+            name="best_images",
+        )
+
+    def _embedding_table(self):
+        k = self.num_classes
+        if isinstance(self.label_embeddings, str):  # "one_hot"
+            return np.eye(k, dtype="float32")
+        if self.label_embeddings is not None:
+            table = self.label_embeddings
+            if table.ndim != 2 or table.shape[0] != k:
+                raise ValueError(
+                    "`label_embeddings` must have shape (num_classes, dim) "
+                    f"= ({k}, dim) for this teacher's {k} classes; received "
+                    f"shape {table.shape}."
+                )
+            return table
+        if len(self.class_names) != k:
+            raise ValueError(
+                f"NAYER got {len(self.class_names)} class names but the "
+                f"teacher has {k} outputs; pass one name per output, in "
+                "label order."
+            )
+        from keras_dfkd.utils.text_encoding import class_prompts
+        from keras_dfkd.utils.text_encoding import encode_texts
+
+        table = encode_texts(
+            class_prompts(self.class_names, self.prompt_template),
+            encoder=self.text_encoder,
+        )
+        # Kept so that get_config (and .keras files) need no encoder.
+        self.label_embeddings = np.asarray(table, "float32")
+        return self.label_embeddings
+
+    def default_optimizers(self):
+        learning_rate = self.student_learning_rate
+        if self.decay_rounds is not None:
+            learning_rate = keras.optimizers.schedules.CosineDecay(
+                self.student_learning_rate,
+                decay_steps=self.decay_rounds * self.student_steps,
+                alpha=self.min_student_learning_rate
+                / self.student_learning_rate,
+            )
+        return {
+            "generator": keras.optimizers.Adam(
+                self.generator_learning_rate, beta_1=0.5, beta_2=0.999
+            ),
+            "student": keras.optimizers.SGD(
+                learning_rate,
+                momentum=0.9,
+                weight_decay=self.student_weight_decay,
+            ),
+        }
+
+    # Schedule.
+
+    @property
+    def phases(self):
+        return [
+            Phase(
+                "generator",
+                ("generator",),
+                self.generator_steps,
+                reset_optimizer=True,
+            ),
+            Phase("student", ("student",), self.student_steps),
+        ]
+
+    @property
+    def log_names(self):
+        return [
+            "batch_norm",
+            "one_hot",
+            "adversarial",
+            "generator_loss",
+            "best_loss",
+            "student_loss",
+            "agreement",
+            "pool_images",
+            "pool_bytes",
+        ]
+
+    @property
+    def gauge_names(self):
+        return ["pool_images", "pool_bytes"]
+
+    def phase_repeats(self, phase):
+        if phase.name == "student" and self.warmup_rounds > 0:
+            warm = ops.greater_equal(self.rounds, self.warmup_rounds)
+            return ops.where(warm, self.student_steps, 0)
+        return phase.repeats
+
+    def on_phase_begin(self, phase):
+        if phase.name != "generator":
+            return
+        if self.generator_life is not None:
+            self.generator.recreate(
+                self.seed_generator,
+                ops.equal(ops.mod(self.rounds, self.generator_life), 0),
+            )
+        self.generator.reinitialize_noise(self.seed_generator)
+        self.best_loss.assign(_NO_LOSS_YET)
+
+    def on_phase_end(self, phase):
+        if phase.name != "generator":
+            return
+        self.pool.add(self.best_images)
+        self.batch_norm_loss.update_ema()
+        pool_images = ops.cast(self.pool.size(), "float32")
+        return {
+            "best_loss": self.best_loss.value,
+            "pool_images": pool_images,
+            "pool_bytes": pool_images
+            * (self.pool.memory_bytes / self.pool_capacity),
+        }
+
+    def after_round(self):
+        self.rounds.assign_add(1)
+
+    # Losses.
+
+    def _normalize(self, images):
+        mean, std = self._normalization
+        return (images - mean) / std
+
+    def _augment(self, images):
+        if self._augmentation is None:
+            return images
+        return self._augmentation(images, training=True)
+
+    def phase_loss(self, phase, student):
+        if phase.name == "student":
+            return self._student_loss(student)
+        return self._generator_loss(student)
+
+    def _generator_loss(self, student):
+        labels = self.generator.ordered_labels()
+        images = self.generator(labels, training=True)
+        inputs = self._normalize(self._augment(images))
+        teacher_out = self.teacher(inputs)
+        teacher_logits = teacher_out["logits"]
+        means, variances = self.teacher.batch_norm_statistics()
+        batch_norm = self.batch_norm_loss(
+            teacher_out["batch_norm_inputs"], means, variances
+        )
+        one_hot = ops.mean(
+            keras.losses.sparse_categorical_crossentropy(
+                labels, teacher_logits, from_logits=True
+            )
+        )
+        adversarial = ops.zeros(())
+        if self.adversarial_weight:
+            student_logits = student(inputs, training=False)
+            warm = ops.cast(
+                ops.greater_equal(self.rounds, self.warmup_rounds), "float32"
+            )
+            adversarial = -warm * ops.mean(
+                losses.masked_kl_divergence(teacher_logits, student_logits)
+            )
+        loss = (
+            self.batch_norm_weight * batch_norm
+            + self.one_hot_weight * one_hot
+            + self.adversarial_weight * adversarial
+        )
+        # Keep the lowest-loss batch of this synthesis (scored before the
+        # step that follows, as NAYER does).
+        better = ops.less(ops.stop_gradient(loss), self.best_loss)
+        self.best_images.assign(
+            ops.where(better, ops.stop_gradient(images), self.best_images.value)
+        )
+        self.best_loss.assign(
+            ops.where(better, ops.stop_gradient(loss), self.best_loss.value)
+        )
+        logs = {
+            "batch_norm": batch_norm,
+            "one_hot": one_hot,
+            "adversarial": adversarial,
+            "generator_loss": loss,
+        }
+        return loss, logs
+
+    def _student_loss(self, student):
+        images = self.pool.sample(self.student_batch_size)
+        inputs = self._normalize(self._augment(images))
+        teacher_logits = self.teacher(inputs)["logits"]
+        student_logits = student(inputs, training=True)
+        loss = ops.mean(
+            losses.kl_divergence_with_temperature(
+                teacher_logits, student_logits, self.temperature
+            )
+        )
+        logs = {
+            "student_loss": loss,
+            "agreement": self.agreement(teacher_logits, student_logits),
+        }
+        return loss, logs
+
+    def generate(self, batch_size, training=False):
+        """Returns normalised images from the pool (the student's data)."""
+        del training
+        return self._normalize(self.pool.sample(batch_size))
+
+    def get_config(self):
+        config = super().get_config()
+        embeddings = self.label_embeddings
+        config.update(
+            {
+                "class_names": self.class_names,
+                "label_embeddings": (
+                    embeddings.tolist()
+                    if isinstance(embeddings, np.ndarray)
+                    else embeddings
+                ),
+                "text_encoder": self.text_encoder,
+                "prompt_template": self.prompt_template,
+                "generator_steps": self.generator_steps,
+                "student_steps": self.student_steps,
+                "student_batch_size": self.student_batch_size,
+                "warmup_rounds": self.warmup_rounds,
+                "generator_life": self.generator_life,
+                "noise_dim": self.noise_dim,
+                "generator_width": self.generator_width,
+                "batch_norm_weight": self.batch_norm_weight,
+                "one_hot_weight": self.one_hot_weight,
+                "adversarial_weight": self.adversarial_weight,
+                "batch_norm_momentum": self.batch_norm_momentum,
+                "temperature": self.temperature,
+                "image_normalization": self.image_normalization,
+                "augmentation": (
+                    keras.saving.serialize_keras_object(self.augmentation)
+                    if isinstance(self.augmentation, keras.layers.Layer)
+                    else self.augmentation
+                ),
+                "pool_capacity": self.pool_capacity,
+                "pool_policy": self.pool_policy,
+                "pool_dtype": self.pool_dtype,
+                "generator_learning_rate": self.generator_learning_rate,
+                "student_learning_rate": self.student_learning_rate,
+                "student_weight_decay": self.student_weight_decay,
+                "decay_rounds": self.decay_rounds,
+                "min_student_learning_rate": self.min_student_learning_rate,
+            }
+        )
+        return config
+
+
+def _check_int(name, value, minimum):
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(
+            f"`{name}` must be an int >= {minimum}; received {value!r}."
+        )
