@@ -25,7 +25,9 @@ import keras_dfkd  # noqa: E402
 from keras_dfkd import recipes  # noqa: E402
 
 flags.DEFINE_string("teacher", "teacher.keras", "Saved teacher model.")
-flags.DEFINE_string("method", "dfad", "dafl, dfad or bn_statistics.")
+flags.DEFINE_string(
+    "method", "dfad", "dafl, dfad, bn_statistics or nayer (see nayer.py)."
+)
 flags.DEFINE_string("student", "lenet5_half", "Student architecture.")
 flags.DEFINE_string("dataset", "mnist", "Real test split for reporting, or ''.")
 flags.DEFINE_integer("steps", 2000, "Distillation rounds.")
@@ -51,6 +53,13 @@ def main(argv):
         generator_width=FLAGS.generator_width,
         seed=FLAGS.seed,
     )
+    if FLAGS.method == "nayer" and FLAGS.dataset:
+        # NAYER embeds the class names; the teacher takes normalised input.
+        info = keras_dfkd.datasets.get_info(FLAGS.dataset)
+        kwargs.update(
+            class_names=info.class_names,
+            image_normalization=(info.mean, info.std),
+        )
     kwargs.update(json.loads(FLAGS.method_kwargs))
     method = keras_dfkd.methods.get(FLAGS.method, **kwargs)
     distiller = keras_dfkd.DataFreeDistiller(teacher, student, method)
