@@ -21,6 +21,14 @@ def _unroll_loops():
     return jax.default_backend() == "cpu"
 
 
+def _replaced(values, positions, new_values):
+    """Returns a copy of the list `values` with `positions` set to new ones."""
+    values = list(values)
+    for position, value in zip(positions, new_values):
+        values[position] = value
+    return values
+
+
 class JAXDistillerStep:
     """Mixin providing the JAX `train_step(state, data)`."""
 
@@ -121,13 +129,11 @@ class JAXDistillerStep:
 
         def body(i, carry):
             sub_tv, ntv, sub_ov, logs = carry
-            full_tv, full_ov = list(tv), list(ov)
-            for p, value in zip(tv_positions, sub_tv):
-                full_tv[p] = value
-            for j, value in zip(ov_positions, sub_ov):
-                full_ov[j] = value
             full_tv, ntv, full_ov, phase_logs = self._jax_phase(
-                plan, full_tv, ntv, full_ov
+                plan,
+                _replaced(tv, tv_positions, sub_tv),
+                ntv,
+                _replaced(ov, ov_positions, sub_ov),
             )
             produced[:] = list(phase_logs)
             new = {n: jnp.asarray(v, "float32") for n, v in phase_logs.items()}
@@ -158,12 +164,12 @@ class JAXDistillerStep:
         else:
             carry = jax.lax.fori_loop(0, repeats, body, carry)
         sub_tv, ntv, sub_ov, logs = carry
-        tv, ov = list(tv), list(ov)
-        for p, value in zip(tv_positions, sub_tv):
-            tv[p] = value
-        for j, value in zip(ov_positions, sub_ov):
-            ov[j] = value
-        return tv, ntv, ov, {n: logs[n] for n in produced}
+        return (
+            _replaced(tv, tv_positions, sub_tv),
+            ntv,
+            _replaced(ov, ov_positions, sub_ov),
+            {n: logs[n] for n in produced},
+        )
 
     def _jax_update_metrics(self, mv, logs, weights):
         with keras.StatelessScope(

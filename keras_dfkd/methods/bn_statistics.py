@@ -212,18 +212,7 @@ class BNStatistics(Method):
         )
         if phase.name == "student":
             images = self._augment(ops.stop_gradient(images))
-            teacher_logits = self.teacher(images)["logits"]
-            student_logits = student(images, training=True)
-            loss = ops.mean(
-                losses.kl_divergence_with_temperature(
-                    teacher_logits, student_logits, self.temperature
-                )
-            )
-            logs = {
-                "student_loss": loss,
-                "agreement": self.agreement(teacher_logits, student_logits),
-            }
-            return loss, logs
+            return self.kl_distillation_loss(images, student, self.temperature)
 
         images = self._augment(images)
         teacher_out = self.teacher(images)

@@ -5,6 +5,7 @@ import collections
 import keras
 from keras import ops
 
+from keras_dfkd import losses
 from keras_dfkd.api_export import keras_dfkd_export
 
 Phase = collections.namedtuple(
@@ -144,6 +145,24 @@ class Method(keras.layers.Layer):
             (batch_size or self.batch_size, self.generator.latent_dim),
             seed=self.seed_generator,
         )
+
+    def kl_distillation_loss(self, images, student, temperature):
+        """One KD step's `(loss, logs)`: KL at `temperature`, x T^2.
+
+        The teacher runs in inference mode, the student in training mode.
+        """
+        teacher_logits = self.teacher(images)["logits"]
+        student_logits = student(images, training=True)
+        loss = ops.mean(
+            losses.kl_divergence_with_temperature(
+                teacher_logits, student_logits, temperature
+            )
+        )
+        logs = {
+            "student_loss": loss,
+            "agreement": self.agreement(teacher_logits, student_logits),
+        }
+        return loss, logs
 
     @staticmethod
     def agreement(teacher_logits, student_logits):

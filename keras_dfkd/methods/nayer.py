@@ -467,18 +467,7 @@ class NAYER(Method):
     def _student_loss(self, student):
         images = self.pool.sample(self.student_batch_size)
         inputs = self._normalize(self._augment(images))
-        teacher_logits = self.teacher(inputs)["logits"]
-        student_logits = student(inputs, training=True)
-        loss = ops.mean(
-            losses.kl_divergence_with_temperature(
-                teacher_logits, student_logits, self.temperature
-            )
-        )
-        logs = {
-            "student_loss": loss,
-            "agreement": self.agreement(teacher_logits, student_logits),
-        }
-        return loss, logs
+        return self.kl_distillation_loss(inputs, student, self.temperature)
 
     def generate(self, batch_size, training=False):
         """Returns normalised images from the pool (the student's data)."""
