@@ -124,6 +124,7 @@ def test_warmup_then_pool_fed_student_steps():
     distiller.compile()
     method = distiller.method
     student_before = [numpy(v) for v in distiller.student.trainable_variables]
+    teacher_before = [numpy(v) for v in distiller.teacher.weights]
     history = distiller.fit(steps=1, verbose=0)
     # Warmup: a synthesis batch, no student step.
     assert int(numpy(distiller.optimizers["student"].iterations)) == 0
@@ -135,6 +136,9 @@ def test_warmup_then_pool_fed_student_steps():
     assert int(numpy(distiller.optimizers["student"].iterations)) == 2
     assert history.history["pool_images"][-1] == 40
     assert int(numpy(method.rounds)) == 2
+    # The teacher is frozen: bit-identical, BN moving statistics included.
+    for before, v in zip(teacher_before, distiller.teacher.weights):
+        np.testing.assert_array_equal(before, numpy(v))
     # The pool holds each round's lowest-loss batch, quantised to uint8.
     pool = method.pool
     assert int(numpy(pool.seen)) == 40
