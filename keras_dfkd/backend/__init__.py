@@ -10,11 +10,19 @@ _BACKEND = keras.config.backend()
 
 if _BACKEND == "jax":
     from keras_dfkd.backend.jax import JAXDistillerStep as DistillerStep
+    from keras_dfkd.backend.jax import input_gradient
 elif _BACKEND == "tensorflow":
     from keras_dfkd.backend.tensorflow import (
         TensorFlowDistillerStep as DistillerStep,
     )
+    from keras_dfkd.backend.tensorflow import input_gradient
 else:
+
+    def input_gradient(fn, x):
+        raise NotImplementedError(
+            f"keras_dfkd supports the 'tensorflow' and 'jax' backends; the "
+            f"active Keras backend is {_BACKEND!r}."
+        )
 
     class DistillerStep:
         """Placeholder for backends keras_dfkd does not support yet."""
@@ -27,4 +35,4 @@ else:
             )
 
 
-__all__ = ["DistillerStep"]
+__all__ = ["DistillerStep", "input_gradient"]

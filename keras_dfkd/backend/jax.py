@@ -15,6 +15,7 @@ batch 100, 4.4 s vs 0.09 s).
 import jax
 import jax.numpy as jnp
 import keras
+from keras.src.backend.common import stateless_scope
 
 
 def _unroll_loops():
@@ -27,6 +28,26 @@ def _replaced(values, positions, new_values):
     for position, value in zip(positions, new_values):
         values[position] = value
     return values
+
+
+class _StraightThroughScope(keras.StatelessScope):
+    """A scope in which assigning a trainable variable inside a
+    differentiated loss acts as on a TensorFlow tape: later reads see the
+    new value, and gradients pass to the variable as if it held it (the
+    assignment itself is not differentiated). Keras's
+    `SpectralNormalization` relies on this when it rewrites its kernel.
+    """
+
+    def __init__(self, state_mapping, trainable_ids):
+        super().__init__(state_mapping=state_mapping)
+        self._trainable_ids = trainable_ids
+
+    def add_update(self, update):
+        variable, value = update
+        if id(variable) in self._trainable_ids:
+            current = self.state_mapping[id(variable)]
+            value = current + jax.lax.stop_gradient(value - current)
+        super().add_update((variable, value))
 
 
 class JAXDistillerStep:
@@ -88,64 +109,64 @@ class JAXDistillerStep:
         return tv, ntv, ov, repeats
 
     def _jax_phase(self, plan, tv, ntv, ov):
+        trainable_ids = {id(v) for v in self.trainable_variables}
+
         def loss_fn(sub, tv, ntv):
-            full = list(tv)
-            for position, value in zip(plan.variable_positions, sub):
-                full[position] = value
-            with keras.StatelessScope(
-                state_mapping=self._model_mapping(full, ntv)
+            full = _replaced(tv, plan.variable_positions, sub)
+            with _StraightThroughScope(
+                self._model_mapping(full, ntv), trainable_ids
             ) as scope:
                 loss, logs = self.method.phase_loss(plan.phase, self.student)
+            new_tv = [
+                jax.lax.stop_gradient(scope.get_current_value(v))
+                for v in self.trainable_variables
+            ]
             new_ntv = [
                 scope.get_current_value(v) for v in self.non_trainable_variables
             ]
-            return loss, (logs, new_ntv)
+            return loss, (logs, new_tv, new_ntv)
 
         sub = [tv[p] for p in plan.variable_positions]
-        (_, (logs, ntv)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        (_, (logs, tv, ntv)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
             sub, tv, ntv
         )
-        tv, ov = list(tv), list(ov)
+        ov = list(ov)
         for group in plan.groups:
-            group_vars = [sub[i] for i in group.sub_positions]
-            group_grads = [grads[i] for i in group.sub_positions]
+            positions = [
+                plan.variable_positions[i] for i in group.sub_positions
+            ]
             new_vars, new_opt = group.optimizer.stateless_apply(
                 [ov[j] for j in group.optimizer_positions],
-                group_grads,
-                group_vars,
+                [grads[i] for i in group.sub_positions],
+                [tv[p] for p in positions],
             )
-            for i, value in zip(group.sub_positions, new_vars):
-                tv[plan.variable_positions[i]] = value
-            for j, value in zip(group.optimizer_positions, new_opt):
-                ov[j] = value
+            tv = _replaced(tv, positions, new_vars)
+            ov = _replaced(ov, group.optimizer_positions, new_opt)
         return tv, ntv, ov, logs
 
     def _jax_phase_loop(self, plan, repeats, tv, ntv, ov):
         names = list(self.method.log_names)
         produced = []
-        # Only the phase's own variables and optimizer slots are carried.
-        tv_positions = list(plan.variable_positions)
+        # Only the phase's optimizer slots are carried; all variables are,
+        # since a loss may assign any of them (e.g. spectral normalization).
         ov_positions = [j for g in plan.groups for j in g.optimizer_positions]
 
         def body(i, carry):
-            sub_tv, ntv, sub_ov, logs = carry
-            full_tv, ntv, full_ov, phase_logs = self._jax_phase(
-                plan,
-                _replaced(tv, tv_positions, sub_tv),
-                ntv,
-                _replaced(ov, ov_positions, sub_ov),
+            tv, ntv, sub_ov, logs = carry
+            tv, ntv, full_ov, phase_logs = self._jax_phase(
+                plan, tv, ntv, _replaced(ov, ov_positions, sub_ov)
             )
             produced[:] = list(phase_logs)
             new = {n: jnp.asarray(v, "float32") for n, v in phase_logs.items()}
             return (
-                [full_tv[p] for p in tv_positions],
+                tv,
                 ntv,
                 [full_ov[j] for j in ov_positions],
                 {n: new.get(n, logs[n]) for n in names},
             )
 
         carry = (
-            [tv[p] for p in tv_positions],
+            list(tv),
             ntv,
             [ov[j] for j in ov_positions],
             {n: jnp.zeros((), "float32") for n in names},
@@ -163,9 +184,9 @@ class JAXDistillerStep:
                     )
         else:
             carry = jax.lax.fori_loop(0, repeats, body, carry)
-        sub_tv, ntv, sub_ov, logs = carry
+        tv, ntv, sub_ov, logs = carry
         return (
-            _replaced(tv, tv_positions, sub_tv),
+            tv,
             ntv,
             _replaced(ov, ov_positions, sub_ov),
             {n: logs[n] for n in produced},
@@ -184,3 +205,33 @@ class JAXDistillerStep:
             results = {name: t.result() for name, t in self._trackers.items()}
         mv = [scope.get_current_value(v) for v in self.metrics_variables]
         return results, mv
+
+
+def input_gradient(fn, x):
+    """Returns `(fn(x), d fn(x) / dx)` for a scalar-valued `fn` of a tensor.
+
+    `fn` may read and update Keras variables: it runs in a nested
+    `StatelessScope` seeded with the enclosing one (the distiller step's),
+    and the updates it makes (e.g. BatchNormalization statistics) are
+    written back to that scope as plain values, as TensorFlow keeps them.
+    Outside any scope, variables are read as they are and updates dropped.
+    """
+    outer = stateless_scope.get_stateless_scope()
+
+    def scoped(x):
+        with keras.StatelessScope() as scope:
+            if outer is not None:
+                scope.state_mapping.update(outer.state_mapping)
+            before = dict(scope.state_mapping)
+            value = fn(x)
+        updates = {
+            key: new
+            for key, new in scope.state_mapping.items()
+            if before.get(key) is not new
+        }
+        return value, updates
+
+    (value, updates), grad = jax.value_and_grad(scoped, has_aux=True)(x)
+    if outer is not None:
+        outer.state_mapping.update(updates)
+    return value, grad

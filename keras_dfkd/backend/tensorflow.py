@@ -78,3 +78,16 @@ class TensorFlowDistillerStep:
             parallel_iterations=1,
         )
         return {n: carry[n] for n in produced}
+
+
+def input_gradient(fn, x):
+    """Returns `(fn(x), d fn(x) / dx)` for a scalar-valued `fn` of a tensor.
+
+    Layer state that `fn` updates (e.g. BatchNormalization statistics) is
+    kept, as it is on JAX.
+    """
+    x = tf.convert_to_tensor(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        value = fn(x)
+    return value, tape.gradient(value, x)
