@@ -51,6 +51,9 @@ class Generator(keras.layers.Layer):
             (DAFL/DFAD). Defaults to `False`.
         conv_bias: bool. Whether the hidden convolutions have a bias.
             Defaults to `True`.
+        spectral_normalization: bool. Wrap every convolution in Keras's
+            `SpectralNormalization` (one power iteration per training
+            call), as PRE-DFKD's novel generator does. Defaults to `False`.
         **kwargs: standard layer arguments such as `name` and `dtype`.
 
     Call arguments:
@@ -86,6 +89,7 @@ class Generator(keras.layers.Layer):
         output_activation="tanh",
         output_batch_norm=False,
         conv_bias=True,
+        spectral_normalization=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -125,6 +129,7 @@ class Generator(keras.layers.Layer):
         self.output_activation = output_activation
         self.output_batch_norm = output_batch_norm
         self.conv_bias = conv_bias
+        self.spectral_normalization = spectral_normalization
 
         self._init_size = (height // factor, width_px // factor)
         self._init_channels = 2 * width
@@ -143,13 +148,15 @@ class Generator(keras.layers.Layer):
         for i in range(num_upsamples):
             filters = width if i == num_upsamples - 1 else 2 * width
             self.convs.append(
-                keras.layers.Conv2D(
-                    filters,
-                    3,
-                    padding="same",
-                    use_bias=conv_bias,
-                    dtype=self.dtype_policy,
-                    name=f"conv_{i}",
+                self._maybe_normalized(
+                    keras.layers.Conv2D(
+                        filters,
+                        3,
+                        padding="same",
+                        use_bias=conv_bias,
+                        dtype=self.dtype_policy,
+                        name=f"conv_{i}",
+                    )
                 )
             )
             self.norms.append(
@@ -157,18 +164,27 @@ class Generator(keras.layers.Layer):
                     epsilon=batch_norm_epsilon, name=f"norm_{i}", **bn
                 )
             )
-        self.to_image = keras.layers.Conv2D(
-            channels,
-            3,
-            padding="same",
-            dtype=self.dtype_policy,
-            name="to_image",
+        self.to_image = self._maybe_normalized(
+            keras.layers.Conv2D(
+                channels,
+                3,
+                padding="same",
+                dtype=self.dtype_policy,
+                name="to_image",
+            )
         )
         self.output_norm = None
         if output_batch_norm:
             self.output_norm = keras.layers.BatchNormalization(
                 center=False, scale=False, name="output_norm", **bn
             )
+
+    def _maybe_normalized(self, conv):
+        if not self.spectral_normalization:
+            return conv
+        return keras.layers.SpectralNormalization(
+            conv, dtype=self.dtype_policy, name=f"{conv.name}_sn"
+        )
 
     def build(self, input_shape=None):
         in_dim = self.latent_dim + (self.num_classes or 0)
@@ -179,7 +195,7 @@ class Generator(keras.layers.Layer):
         for conv, norm in zip(self.convs, self.norms):
             h, w = 2 * h, 2 * w
             conv.build((None, h, w, channels))
-            channels = conv.filters
+            channels = getattr(conv, "layer", conv).filters
             norm.build((None, h, w, channels))
         self.to_image.build((None, h, w, channels))
         if self.output_norm is not None:
@@ -207,10 +223,10 @@ class Generator(keras.layers.Layer):
         x = self.project_norm(x, training=training)
         for conv, norm in zip(self.convs, self.norms):
             x = ops.repeat(ops.repeat(x, 2, axis=1), 2, axis=2)
-            x = conv(x)
+            x = conv(x, training=training)
             x = norm(x, training=training)
             x = ops.leaky_relu(x, negative_slope=0.2)
-        x = self.to_image(x)
+        x = self.to_image(x, training=training)
         if self.output_activation == "tanh":
             x = ops.tanh(x)
         elif self.output_activation == "sigmoid":
@@ -238,6 +254,7 @@ class Generator(keras.layers.Layer):
                 "output_activation": self.output_activation,
                 "output_batch_norm": self.output_batch_norm,
                 "conv_bias": self.conv_bias,
+                "spectral_normalization": self.spectral_normalization,
             }
         )
         return config
