@@ -6,12 +6,14 @@ from keras_dfkd.methods.dfad import DFAD
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.nayer import NAYER
+from keras_dfkd.methods.pre_dfkd import PreDFKD
 
 _METHODS = {
     "dafl": DAFL,
     "dfad": DFAD,
     "bn_statistics": BNStatistics,
     "nayer": NAYER,
+    "pre_dfkd": PreDFKD,
 }
 
 
@@ -26,4 +28,13 @@ def get(name, **kwargs):
     return cls(**kwargs)
 
 
-__all__ = ["BNStatistics", "DAFL", "DFAD", "Method", "NAYER", "Phase", "get"]
+__all__ = [
+    "BNStatistics",
+    "DAFL",
+    "DFAD",
+    "Method",
+    "NAYER",
+    "Phase",
+    "PreDFKD",
+    "get",
+]

@@ -8,6 +8,8 @@ from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.generator import Generator
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
+from keras_dfkd.replay.replay import Replay
+from keras_dfkd.replay.vae_replay import VAEReplay
 
 
 @keras_dfkd_export("keras_dfkd.methods.DFAD")
@@ -24,6 +26,12 @@ class DFAD(Method):
     once:                  L_G = -mean |S(G(z)) - T(G(z))|
     ```
 
+    With a `replay` memory (PRE-DFKD's "PRE-DFAD"), every student step also
+    rehearses `memory_batch_size` replayed images, `L_S` runs over
+    `[x; replay.sample(m)]`, the new images are offered to the memory
+    (`replay.add(x)`), and a learned memory trains for `replay_steps` steps
+    per round on fresh generator images.
+
     Both networks run in training mode, as in the reference code. Defaults
     are the paper's MNIST settings: batch 512 (DFAD's README advises 256
     for CIFAR), latent 100, SGD(0.01, momentum 0.9, weight decay 1e-4) for
@@ -39,6 +47,12 @@ class DFAD(Method):
         generator_learning_rate: float. Defaults to `1e-3`.
         student_learning_rate: float. Defaults to `0.01`.
         student_weight_decay: float. Defaults to `1e-4`.
+        replay: `None`, `"vae"` (a `keras_dfkd.replay.VAEReplay` with its
+            defaults) or any `keras_dfkd.replay.Replay`. Defaults to `None`.
+        memory_batch_size: int or `None`. Replayed images per student
+            step; `None` means `batch_size // 8`.
+        replay_steps: int. Training steps per round of a learned memory.
+            Defaults to `4`.
         seed: int or `None`. Defaults to `None`.
         **kwargs: standard layer arguments.
 
@@ -64,15 +78,36 @@ class DFAD(Method):
         generator_learning_rate=1e-3,
         student_learning_rate=0.01,
         student_weight_decay=1e-4,
+        replay=None,
+        memory_batch_size=None,
+        replay_steps=4,
         seed=None,
         **kwargs,
     ):
         super().__init__(batch_size=batch_size, seed=seed, **kwargs)
-        if not isinstance(student_steps, int) or student_steps < 1:
-            raise ValueError(
-                "`student_steps` must be a positive int; received "
-                f"{student_steps!r}."
+        if memory_batch_size is None:
+            memory_batch_size = max(batch_size // 8, 1)
+        for name, value in (
+            ("student_steps", student_steps),
+            ("memory_batch_size", memory_batch_size),
+            ("replay_steps", replay_steps),
+        ):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"`{name}` must be a positive int; received {value!r}."
+                )
+        if isinstance(replay, dict):
+            replay = keras.saving.deserialize_keras_object(replay)
+        if replay == "vae":
+            replay = VAEReplay(seed=None if seed is None else seed + 1)
+        if replay is not None and not isinstance(replay, Replay):
+            raise TypeError(
+                "`replay` must be None, 'vae' or a keras_dfkd.replay.Replay "
+                f"such as ImagePool or VAEReplay; received {replay!r}."
             )
+        self.replay = replay
+        self.memory_batch_size = memory_batch_size
+        self.replay_steps = replay_steps
         self.latent_dim = latent_dim
         self.generator_width = generator_width
         self.student_steps = student_steps
@@ -90,6 +125,8 @@ class DFAD(Method):
             name="generator",
         )
         self.generator.build()
+        if self.replay is not None:
+            self.replay.setup(teacher)
 
     def default_optimizers(self):
         return {
@@ -99,23 +136,45 @@ class DFAD(Method):
                 momentum=0.9,
                 weight_decay=self.student_weight_decay,
             ),
+            **self.replay_optimizers(),
         }
 
     @property
     def phases(self):
-        return [
+        phases = [
             Phase("student", ("student",), self.student_steps),
             Phase("generator", ("generator",), 1),
         ]
+        if self.replay is not None and self.replay.learns:
+            phases.append(Phase("replay", ("replay",), self.replay_steps))
+        return phases
 
     @property
     def log_names(self):
-        return ["student_loss", "generator_loss", "agreement"]
+        names = ["student_loss", "generator_loss", "agreement"]
+        if self.replay is not None and self.replay.learns:
+            names += [
+                "replay_loss",
+                "replay_pixel",
+                "replay_logit",
+                "replay_kl",
+            ]
+        return names
 
     def phase_loss(self, phase, student):
+        if phase.name == "replay":
+            images = self.generator(
+                self.sample_noise(self.batch_size // 2), training=True
+            )
+            return self.replay.training_loss(images, self.memory_batch_size)
         images = self.generator(self.sample_noise(), training=True)
         if phase.name == "student":
             images = ops.stop_gradient(images)
+            if self.replay is not None:
+                self.replay.add(images)
+                images = ops.concatenate(
+                    [images, self.replay.sample(self.memory_batch_size)], 0
+                )
         teacher_logits = self.teacher(images)["logits"]
         student_logits = student(images, training=True)
         discrepancy = ops.mean(
@@ -139,6 +198,13 @@ class DFAD(Method):
                 "generator_learning_rate": self.generator_learning_rate,
                 "student_learning_rate": self.student_learning_rate,
                 "student_weight_decay": self.student_weight_decay,
+                "replay": (
+                    None
+                    if self.replay is None
+                    else keras.saving.serialize_keras_object(self.replay)
+                ),
+                "memory_batch_size": self.memory_batch_size,
+                "replay_steps": self.replay_steps,
             }
         )
         return config

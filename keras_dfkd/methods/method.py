@@ -85,12 +85,27 @@ class Method(keras.layers.Layer):
         """Returns `{group: optimizer}` with the paper's defaults."""
         raise NotImplementedError
 
+    #: The method's replay memory (a `keras_dfkd.replay.Replay`), if any.
+    replay = None
+
     def trainable_groups(self, student):
-        """Returns `{group: variables}`; the student is always a group."""
-        return {
+        """Returns `{group: variables}`; the student is always a group.
+
+        A learned replay memory adds the group `"replay"`.
+        """
+        groups = {
             "generator": self.generator.trainable_variables,
             "student": student.trainable_variables,
         }
+        if self.replay is not None and self.replay.learns:
+            groups["replay"] = self.replay.trainable_variables
+        return groups
+
+    def replay_optimizers(self):
+        """`{"replay": optimizer}` for a learned replay memory, else `{}`."""
+        if self.replay is not None and self.replay.learns:
+            return {"replay": self.replay.default_optimizer()}
+        return {}
 
     @property
     def phases(self):

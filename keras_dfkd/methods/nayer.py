@@ -317,6 +317,11 @@ class NAYER(Method):
         self.label_embeddings = np.asarray(table, "float32")
         return self.label_embeddings
 
+    @property
+    def replay(self):
+        """The method's `ImagePool` (built by `setup`)."""
+        return getattr(self, "pool", None)
+
     def default_optimizers(self):
         learning_rate = self.student_learning_rate
         if self.decay_rounds is not None:

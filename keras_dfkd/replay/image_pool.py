@@ -7,6 +7,7 @@ import keras
 from keras import ops
 
 from keras_dfkd.api_export import keras_dfkd_export
+from keras_dfkd.replay.replay import Replay
 
 _STORAGE_ITEMSIZE = {"uint8": 1, "float16": 2, "bfloat16": 2, "float32": 4}
 _POLICIES = ("ring", "reservoir")
@@ -21,7 +22,7 @@ def _is_real(value):
 
 
 @keras_dfkd_export("keras_dfkd.replay.ImagePool")
-class ImagePool(keras.layers.Layer):
+class ImagePool(Replay):
     """Fixed-capacity memory of synthetic images, written inside the step.
 
     NAYER, Fast and CMI keep every synthesized image and train the student

@@ -1,0 +1,364 @@
+"""PRE-DFKD: data-free distillation with generative pseudo replay."""
+
+import keras
+from keras import ops
+
+from keras_dfkd import losses
+from keras_dfkd.api_export import keras_dfkd_export
+from keras_dfkd.generators.generator import Generator
+from keras_dfkd.methods.method import Method
+from keras_dfkd.methods.method import Phase
+from keras_dfkd.replay.vae_replay import VAEReplay
+
+
+def _check_positive_int(name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(
+            f"`{name}` must be a positive int; received {value!r}."
+        )
+
+
+def clamped_reverse_js(teacher_logits, student_logits, temperature):
+    """PRE-DFKD's Jensen-Shannon term, as its reference code computes it.
+
+    ```python
+    P = clip(softmax(t / T), 0.01, 0.99); Q = clip(softmax(s / T), ...)
+    M = clip((P + Q) / 2, 0.01, 0.99)
+    js = 0.5 * mean(M * (log M - log P)) + 0.5 * mean(M * (log M - log Q))
+    ```
+
+    The mean runs over all `N * K` entries and each KL points from `M`
+    (PyTorch's `KLDivLoss(log P, M)`), unlike the textbook divergence of
+    `keras_dfkd.losses.jensen_shannon_divergence`.
+    """
+    p = ops.clip(ops.softmax(teacher_logits / temperature), 0.01, 0.99)
+    q = ops.clip(ops.softmax(student_logits / temperature), 0.01, 0.99)
+    m = ops.clip((p + q) / 2.0, 0.01, 0.99)
+    log_m = ops.log(m)
+    return 0.5 * ops.mean(m * (log_m - ops.log(p))) + 0.5 * ops.mean(
+        m * (log_m - ops.log(q))
+    )
+
+
+@keras_dfkd_export("keras_dfkd.methods.PreDFKD")
+class PreDFKD(Method):
+    """PRE-DFKD: an adversarial generator plus a VAE that replays the past.
+
+    The student learns from a novel generator that chases teacher-student
+    disagreement, and rehearses what earlier generators made through a
+    `keras_dfkd.replay.VAEReplay`, so its accuracy rises steadily without
+    storing a single image. One round of `train_step` is one iteration of
+    the reference code:
+
+    ```
+    generator (1 step), x = G(z), (t, f) = T(x):
+        L_G = oh * CE(t, argmax t) + ie * sum_k pbar_k log10 pbar_k
+              - a * mean|f| + 1 - clip(JS_T3(S(x), t), 0, 1)
+    replay (replay_steps steps): VAE step on stop_gradient(G(z))[:B/2]
+        plus memory_batch_size of its own replay samples
+    student (student_steps steps), x_new = stop_gradient(G(z)):
+        x_mem = replay.sample(memory_batch_size)
+        L_S = mean |S([x_new; x_mem]) - T([x_new; x_mem])|   (L1 on logits)
+    ```
+
+    `JS_T3` is the reference code's clamped Jensen-Shannon variant at
+    temperature 3 (`clamped_reverse_js`); minimising `1 - JS` drives the
+    generator towards disagreement. All networks but the teacher run in
+    training mode.
+
+    The novel generator is DAFL's with spectral-normalised convolutions
+    (Keras's `SpectralNormalization`), BN epsilon 0.8, tanh and an
+    affine-free output BN.
+
+    Defaults are the paper's CIFAR settings: batch 1024, memory batch
+    `batch_size // 8`, latent 1000, width 64, 10 student and 4 VAE steps
+    per round, Adam(0.02) for G, Adam(0.02 / 40) for the VAE, SGD(0.1,
+    momentum 0.9, weight decay 5e-4) for S with cosine decay over 400
+    epochs of 36 rounds (`decay_rounds=14400`; the default `None` keeps the
+    rate constant, so set it to the rounds you run). For 28-32 px
+    grey-scale pairs on a CPU (LeNet-5 -> LeNet-5-half) the project uses
+    batch 256, latent 256, widths 32 and 16 for generator and VAE, VAE
+    latent 256, 5 student and 2 VAE steps; see `benchmarks/distill.py`.
+
+    Differences from the reference code: the VAE steps run before the
+    student steps of a round instead of being interleaved with the first
+    four of them, and draw their own batch of new images; Keras applies
+    weight decay decoupled from the gradient; Keras's default initialisers
+    replace U(-0.08, 0.08).
+
+    Args:
+        batch_size: int. Novel images per step (`B`). Defaults to `1024`.
+        memory_batch_size: int or `None`. Replay images per student step;
+            `None` means `batch_size // 8`.
+        latent_dim: int. Novel generator's noise size. Defaults to `1000`.
+        generator_width: int. Novel generator's width. Defaults to `64`.
+        student_steps: int. Student steps per round. Defaults to `10`.
+        replay_steps: int. VAE steps per round. Defaults to `4`.
+        one_hot_weight: float. `oh`. Defaults to `1.0`.
+        entropy_weight: float. `ie`. Defaults to `5.0`.
+        activation_weight: float. `a`. Defaults to `0.1`.
+        adversarial_temperature: float. JS temperature. Defaults to `3.0`.
+        generator_learning_rate: float. Defaults to `0.02`.
+        student_learning_rate: float. Defaults to `0.1`.
+        student_weight_decay: float. SGD's weight decay. Defaults to `5e-4`.
+        student_optimizer: `"sgd"` (SGD with momentum 0.9, the CIFAR
+            setting) or `"adam"` (Adam without weight decay, the reference
+            code's MNIST setting). Defaults to `"sgd"`.
+        decay_rounds: int or `None`. Rounds of cosine decay of the student
+            learning rate (to 0). Defaults to `None` (constant).
+        vae_latent_dim: int. Defaults to `1000`.
+        vae_width: int. Defaults to `64`.
+        vae_learning_rate: float. Defaults to `5e-4`.
+        memory_learning_rate: float. Latent step size. Defaults to `0.02`.
+        kl_weight: float. Defaults to `1e-5`.
+        seed: int or `None`. Seeds the method (the VAE gets `seed + 1`).
+        **kwargs: standard layer arguments.
+
+    Example:
+
+    ```python
+    method = keras_dfkd.methods.PreDFKD(
+        batch_size=256, latent_dim=256, generator_width=32,
+        vae_latent_dim=256, vae_width=16, student_steps=5, replay_steps=2)
+    distiller = keras_dfkd.DataFreeDistiller(teacher, student, method)
+    distiller.compile()
+    distiller.fit(steps=600)
+    print(method.replay.memory_bytes)     # the whole replay memory
+    ```
+
+    Reference:
+        - [Binici et al., 2022. Robust and Resource-Efficient Data-Free
+          Knowledge Distillation by Generative Pseudo
+          Replay](https://arxiv.org/abs/2201.03019)
+    """
+
+    def __init__(
+        self,
+        batch_size=1024,
+        memory_batch_size=None,
+        latent_dim=1000,
+        generator_width=64,
+        student_steps=10,
+        replay_steps=4,
+        one_hot_weight=1.0,
+        entropy_weight=5.0,
+        activation_weight=0.1,
+        adversarial_temperature=3.0,
+        generator_learning_rate=0.02,
+        student_learning_rate=0.1,
+        student_weight_decay=5e-4,
+        student_optimizer="sgd",
+        decay_rounds=None,
+        vae_latent_dim=1000,
+        vae_width=64,
+        vae_learning_rate=5e-4,
+        memory_learning_rate=0.02,
+        kl_weight=1e-5,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(batch_size=batch_size, seed=seed, **kwargs)
+        if memory_batch_size is None:
+            memory_batch_size = max(batch_size // 8, 1)
+        for name, value in (
+            ("memory_batch_size", memory_batch_size),
+            ("latent_dim", latent_dim),
+            ("generator_width", generator_width),
+            ("student_steps", student_steps),
+            ("replay_steps", replay_steps),
+        ):
+            _check_positive_int(name, value)
+        if batch_size < 2:
+            raise ValueError(
+                "`batch_size` must be at least 2 (the VAE learns from half "
+                f"of each batch); received {batch_size}."
+            )
+        if decay_rounds is not None:
+            _check_positive_int("decay_rounds", decay_rounds)
+        if student_optimizer not in ("sgd", "adam"):
+            raise ValueError(
+                "`student_optimizer` must be 'sgd' or 'adam'; received "
+                f"{student_optimizer!r}."
+            )
+        if adversarial_temperature <= 0:
+            raise ValueError(
+                "`adversarial_temperature` must be positive; received "
+                f"{adversarial_temperature!r}."
+            )
+        self.memory_batch_size = memory_batch_size
+        self.latent_dim = latent_dim
+        self.generator_width = generator_width
+        self.student_steps = student_steps
+        self.replay_steps = replay_steps
+        self.one_hot_weight = one_hot_weight
+        self.entropy_weight = entropy_weight
+        self.activation_weight = activation_weight
+        self.adversarial_temperature = adversarial_temperature
+        self.generator_learning_rate = generator_learning_rate
+        self.student_learning_rate = student_learning_rate
+        self.student_weight_decay = student_weight_decay
+        self.student_optimizer = student_optimizer
+        self.decay_rounds = decay_rounds
+        self.vae_latent_dim = vae_latent_dim
+        self.vae_width = vae_width
+        self.vae_learning_rate = vae_learning_rate
+        self.memory_learning_rate = memory_learning_rate
+        self.kl_weight = kl_weight
+        self.replay = VAEReplay(
+            latent_dim=vae_latent_dim,
+            width=vae_width,
+            learning_rate=vae_learning_rate,
+            memory_learning_rate=memory_learning_rate,
+            kl_weight=kl_weight,
+            one_hot_weight=one_hot_weight,
+            entropy_weight=entropy_weight,
+            seed=None if seed is None else seed + 1,
+            name="replay",
+        )
+
+    def build_synthesizer(self, teacher, student):
+        if not teacher.has_features:
+            raise ValueError(
+                "PRE-DFKD's activation loss reads the input of the "
+                "teacher's final layer; the teacher has no layer before "
+                "its output."
+            )
+        self.generator = Generator(
+            self.image_shape,
+            latent_dim=self.latent_dim,
+            width=self.generator_width,
+            batch_norm_epsilon=0.8,
+            output_activation="tanh",
+            output_batch_norm=True,
+            spectral_normalization=True,
+            name="generator",
+        )
+        self.generator.build()
+        self.replay.setup(teacher)
+
+    def default_optimizers(self):
+        learning_rate = self.student_learning_rate
+        if self.decay_rounds is not None:
+            learning_rate = keras.optimizers.schedules.CosineDecay(
+                learning_rate,
+                decay_steps=self.decay_rounds * self.student_steps,
+            )
+        if self.student_optimizer == "adam":
+            student = keras.optimizers.Adam(learning_rate)
+        else:
+            student = keras.optimizers.SGD(
+                learning_rate,
+                momentum=0.9,
+                weight_decay=self.student_weight_decay,
+            )
+        return {
+            "generator": keras.optimizers.Adam(self.generator_learning_rate),
+            "student": student,
+            **self.replay_optimizers(),
+        }
+
+    @property
+    def phases(self):
+        return [
+            Phase("generator", ("generator",), 1),
+            Phase("replay", ("replay",), self.replay_steps),
+            Phase("student", ("student",), self.student_steps),
+        ]
+
+    @property
+    def log_names(self):
+        return [
+            "generator_loss",
+            "one_hot",
+            "entropy",
+            "activation",
+            "adversarial",
+            "replay_loss",
+            "replay_pixel",
+            "replay_logit",
+            "replay_kl",
+            "student_loss",
+            "agreement",
+        ]
+
+    def phase_loss(self, phase, student):
+        if phase.name == "generator":
+            return self._generator_loss(student)
+        if phase.name == "replay":
+            images = self.generator(
+                self.sample_noise(self.batch_size // 2), training=True
+            )
+            return self.replay.training_loss(images, self.memory_batch_size)
+        images = ops.concatenate(
+            [
+                ops.stop_gradient(
+                    self.generator(self.sample_noise(), training=True)
+                ),
+                self.replay.sample(self.memory_batch_size),
+            ],
+            axis=0,
+        )
+        teacher_logits = self.teacher(images)["logits"]
+        student_logits = student(images, training=True)
+        loss = ops.mean(losses.l1_logits_loss(teacher_logits, student_logits))
+        return loss, {
+            "student_loss": loss,
+            "agreement": self.agreement(teacher_logits, student_logits),
+        }
+
+    def _generator_loss(self, student):
+        images = self.generator(self.sample_noise(), training=True)
+        teacher_out = self.teacher(images)
+        logits = teacher_out["logits"]
+        one_hot = ops.mean(losses.one_hot_cross_entropy(logits))
+        entropy = losses.information_entropy_loss(logits)
+        activation = ops.mean(losses.activation_loss(teacher_out["features"]))
+        js = clamped_reverse_js(
+            ops.stop_gradient(logits),
+            student(images, training=True),
+            self.adversarial_temperature,
+        )
+        adversarial = 1.0 - ops.clip(js, 0.0, 1.0)
+        loss = (
+            self.one_hot_weight * one_hot
+            + self.entropy_weight * entropy
+            + self.activation_weight * activation
+            + adversarial
+        )
+        return loss, {
+            "generator_loss": loss,
+            "one_hot": one_hot,
+            "entropy": entropy,
+            "activation": activation,
+            "adversarial": adversarial,
+        }
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                name: getattr(self, name)
+                for name in (
+                    "memory_batch_size",
+                    "latent_dim",
+                    "generator_width",
+                    "student_steps",
+                    "replay_steps",
+                    "one_hot_weight",
+                    "entropy_weight",
+                    "activation_weight",
+                    "adversarial_temperature",
+                    "generator_learning_rate",
+                    "student_learning_rate",
+                    "student_weight_decay",
+                    "student_optimizer",
+                    "decay_rounds",
+                    "vae_latent_dim",
+                    "vae_width",
+                    "vae_learning_rate",
+                    "memory_learning_rate",
+                    "kl_weight",
+                )
+            }
+        )
+        return config

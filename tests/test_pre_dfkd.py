@@ -1,0 +1,289 @@
+"""PRE-DFKD: spectral-norm generator, replay VAE and the compiled round."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+from test_distiller import small_net
+
+import keras_dfkd
+from keras_dfkd.generators import Generator
+from keras_dfkd.methods.pre_dfkd import clamped_reverse_js
+from keras_dfkd.replay import VAEReplay
+from keras_dfkd.teacher import Teacher
+
+IMAGE_SHAPE = (16, 16, 1)
+
+
+def numpy(x):
+    return keras.ops.convert_to_numpy(x).copy()
+
+
+def spectral_norm(kernel):
+    kernel = numpy(kernel)
+    return np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]))[1][0]
+
+
+def make_method(**overrides):
+    kwargs = dict(
+        batch_size=16,
+        memory_batch_size=4,
+        latent_dim=16,
+        generator_width=4,
+        student_steps=2,
+        replay_steps=1,
+        vae_latent_dim=8,
+        vae_width=4,
+        seed=1,
+    )
+    kwargs.update(overrides)
+    return keras_dfkd.methods.PreDFKD(**kwargs)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A distiller after six rounds, with its weights before them."""
+    keras.utils.set_random_seed(0)
+    distiller = keras_dfkd.DataFreeDistiller(
+        small_net(8, "teacher"), small_net(4, "student"), make_method()
+    )
+    # A small generator step keeps the kernels near their normalised value.
+    distiller.compile(generator_optimizer=keras.optimizers.Adam(1e-4))
+    before = {v.path: numpy(v) for v in distiller.trainable_variables}
+    # Enough rounds for the one-step power iterations to converge.
+    distiller.fit(steps=6, verbose=0)
+    return distiller, before
+
+
+def test_spectral_normalization_bounds_the_spectral_norm():
+    generator = Generator(
+        IMAGE_SHAPE, latent_dim=8, width=4, spectral_normalization=True
+    )
+    generator.build()
+    kernel = generator.convs[0].layer.kernel
+    kernel.assign(5.0 * kernel)
+    assert spectral_norm(kernel) > 2.0
+    noise = keras.random.normal((4, 8), seed=0)
+    for _ in range(10):
+        generator(noise, training=True)
+    for conv in generator.convs + [generator.to_image]:
+        assert abs(spectral_norm(conv.layer.kernel) - 1.0) < 0.05
+    # Inference does not touch the kernel.
+    kernel.assign(3.0 * kernel)
+    generator(noise, training=False)
+    assert spectral_norm(kernel) > 2.0
+
+
+def test_every_optimizer_advances_and_kernels_stay_normalised(trained):
+    distiller, before = trained
+    method = distiller.method
+    iterations = {
+        name: int(numpy(opt.iterations))
+        for name, opt in distiller.optimizers.items()
+    }
+    assert iterations == {"generator": 6, "replay": 6, "student": 12}
+    assert int(numpy(method.replay.update_count)) == 6
+    for part in (
+        method.generator,
+        method.replay.encoder,
+        method.replay.decoder,
+        distiller.student,
+    ):
+        changed = [
+            not np.array_equal(numpy(v), before[v.path])
+            for v in part.trainable_variables
+        ]
+        assert any(changed), part.name
+    # Normalised inside the compiled step on both backends (on JAX the
+    # kernel assignment must survive the gradient step).
+    for conv in method.generator.convs + [method.generator.to_image]:
+        assert abs(spectral_norm(conv.layer.kernel) - 1.0) < 0.05
+
+
+def test_no_image_is_stored(trained):
+    distiller, _ = trained
+    replay = distiller.method.replay
+    for v in distiller.weights:
+        assert tuple(v.shape[-3:]) != IMAGE_SHAPE, v.path
+    parameters = sum(
+        math.prod(v.shape)
+        for v in replay.encoder.weights + replay.decoder.weights
+    )
+    assert replay.memory_bytes == 4 * parameters
+
+
+def test_keras_file_round_trip_continues_training(trained, tmp_path):
+    distiller, _ = trained
+    path = str(tmp_path / "pre_dfkd.keras")
+    distiller.save(path)
+    restored = keras.saving.load_model(path)
+    assert restored.method.get_config() == distiller.method.get_config()
+    for a, b in zip(restored.weights, distiller.weights):
+        np.testing.assert_array_equal(numpy(a), numpy(b), err_msg=a.path)
+    restored.fit(steps=1, verbose=0)
+    assert int(numpy(restored.optimizers["replay"].iterations)) == 7
+    assert int(numpy(restored.method.replay.update_count)) == 7
+
+
+def test_vae_loss_terms_match_numpy():
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(4, 8, 8, 1)).astype("float32")
+    recon = rng.normal(size=(4, 8, 8, 1)).astype("float32")
+    t_logits = rng.normal(size=(4, 10)).astype("float32")
+    r_logits = rng.normal(size=(4, 10)).astype("float32")
+    mean = rng.normal(size=(4, 6)).astype("float32")
+    log_var = rng.normal(size=(4, 6)).astype("float32")
+    weight = np.array([1, 1, 1, 0], "float32")
+    pixel, logit, kl = VAEReplay.loss_terms(
+        images, recon, t_logits, r_logits, mean, log_var, weight
+    )
+    keep = slice(0, 3)
+    np.testing.assert_allclose(
+        numpy(pixel), np.abs(recon - images)[keep].mean(), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        numpy(logit), np.abs(r_logits - t_logits)[keep].mean(), rtol=1e-5
+    )
+    expected_kl = np.mean(
+        -0.5 * np.sum(1 + log_var - mean**2 - np.exp(log_var), axis=-1)[keep]
+    )
+    np.testing.assert_allclose(numpy(kl), expected_kl, rtol=1e-5)
+
+
+def test_memory_latent_step_moves_towards_balanced_predictions():
+    keras.utils.set_random_seed(0)
+    # The class-balance term dominates the step's direction here.
+    replay = VAEReplay(
+        latent_dim=8,
+        width=4,
+        memory_learning_rate=0.1,
+        one_hot_weight=0.0,
+        entropy_weight=100.0,
+        seed=2,
+    )
+    teacher = small_net(8, "teacher")
+    # A teacher that favours class 0 leaves room to balance.
+    bias = teacher.layers[-1].bias
+    bias.assign(numpy(bias) + np.eye(10, dtype="float32")[0] * 2.0)
+    replay.setup(Teacher(teacher))
+    latents = keras.random.normal((64, 8), seed=5)
+    stepped = replay.balance_latents(latents)
+    step = numpy(stepped) - numpy(latents)
+    # A signed step (Adam's first): |step| = lr * |g| / (|g| + 1e-8).
+    assert np.abs(step).max() <= 0.1 + 1e-6
+    assert np.median(np.abs(step)) > 0.099
+
+    def balance(z):
+        logits = replay.teacher(replay.decoder(z, training=True))["logits"]
+        return float(numpy(keras_dfkd.losses.information_entropy_loss(logits)))
+
+    assert float(numpy(replay.latent_objective(stepped))) < float(
+        numpy(replay.latent_objective(latents))
+    )
+    before, after = balance(latents), balance(stepped)
+    assert after < before - 1e-4, (before, after)
+
+
+def test_clamped_reverse_js_matches_numpy():
+    rng = np.random.default_rng(1)
+    t = rng.normal(size=(5, 10)).astype("float32") * 4
+    s = rng.normal(size=(5, 10)).astype("float32") * 4
+
+    def softmax(x):
+        e = np.exp(x - x.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    p = np.clip(softmax(t / 3), 0.01, 0.99)
+    q = np.clip(softmax(s / 3), 0.01, 0.99)
+    m = np.clip((p + q) / 2, 0.01, 0.99)
+    expected = 0.5 * np.mean(m * (np.log(m) - np.log(p))) + 0.5 * np.mean(
+        m * (np.log(m) - np.log(q))
+    )
+    np.testing.assert_allclose(
+        numpy(clamped_reverse_js(t, s, 3.0)), expected, rtol=1e-5
+    )
+
+
+def test_vae_replay_plugs_into_dfad():
+    keras.utils.set_random_seed(0)
+    method = keras_dfkd.methods.DFAD(
+        batch_size=16,
+        latent_dim=8,
+        generator_width=4,
+        student_steps=1,
+        replay=VAEReplay(latent_dim=8, width=4, seed=0),
+        memory_batch_size=4,
+        replay_steps=2,
+        seed=0,
+    )
+    distiller = keras_dfkd.DataFreeDistiller(
+        small_net(8, "teacher"), small_net(4, "student"), method
+    )
+    distiller.compile()
+    history = distiller.fit(steps=1, verbose=0)
+    assert int(numpy(distiller.optimizers["replay"].iterations)) == 2
+    assert np.isfinite(history.history["replay_loss"][-1])
+    clone = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(method)
+    )
+    assert isinstance(clone.replay, VAEReplay)
+    assert clone.get_config() == method.get_config()
+
+
+def test_image_pool_plugs_into_dfad():
+    pool = keras_dfkd.replay.ImagePool(
+        64, IMAGE_SHAPE, storage_dtype="float32", seed=0
+    )
+    method = keras_dfkd.methods.DFAD(
+        batch_size=8,
+        latent_dim=8,
+        generator_width=4,
+        student_steps=2,
+        replay=pool,
+        memory_batch_size=4,
+        seed=0,
+    )
+    distiller = keras_dfkd.DataFreeDistiller(
+        small_net(8, "teacher"), small_net(4, "student"), method
+    )
+    distiller.compile()
+    distiller.fit(steps=1, verbose=0)
+    assert "replay" not in distiller.optimizers
+    assert int(numpy(pool.seen)) == 16
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(batch_size=1), "at least 2"),
+        (dict(memory_batch_size=0), "memory_batch_size"),
+        (dict(replay_steps=0), "replay_steps"),
+        (dict(adversarial_temperature=0.0), "adversarial_temperature"),
+        (dict(decay_rounds=-1), "decay_rounds"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_method(**kwargs)
+
+
+def test_dfad_rejects_unknown_replay():
+    with pytest.raises(TypeError, match="Replay"):
+        keras_dfkd.methods.DFAD(replay="images")
+
+
+def test_encoder_needs_multiples_of_eight():
+    with pytest.raises(ValueError, match="multiples of 8"):
+        keras_dfkd.replay.VAEEncoder((28, 28, 1))
+
+
+def test_encoder_round_trip(tmp_path):
+    encoder = keras_dfkd.replay.VAEEncoder(IMAGE_SHAPE, latent_dim=6, width=4)
+    path = str(tmp_path / "encoder.keras")
+    encoder.save(path)
+    restored = keras.saving.load_model(path)
+    assert restored.get_config() == encoder.get_config()
+    images = np.random.default_rng(0).normal(size=(3,) + IMAGE_SHAPE)
+    for a, b in zip(restored(images), encoder(images)):
+        np.testing.assert_allclose(numpy(a), numpy(b), atol=1e-6)
