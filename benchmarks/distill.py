@@ -30,7 +30,9 @@ import keras_dfkd  # noqa: E402
 from keras_dfkd import recipes  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("method", "dfad", "dafl, dfad, bn_statistics or nayer.")
+flags.DEFINE_string(
+    "method", "dfad", "dafl, dfad, bn_statistics, nayer or pre_dfkd."
+)
 flags.DEFINE_string("dataset", "mnist", "mnist or fashion_mnist (offline).")
 flags.DEFINE_string("teacher", "lenet5", "Teacher architecture.")
 flags.DEFINE_string("student", "lenet5_half", "Student architecture.")
@@ -60,6 +62,15 @@ flags.DEFINE_string(
 )
 flags.DEFINE_string(
     "method_kwargs", "{}", "JSON dict of extra method arguments."
+)
+flags.DEFINE_enum(
+    "replay", None, ["vae"], "Replay memory for DFAD (PRE-DFAD): vae."
+)
+flags.DEFINE_float(
+    "warmup_fraction",
+    0.1,
+    "Evaluations in this first fraction of the budget are left out of the "
+    "robustness statistics (mean, variance, largest drop).",
 )
 
 
@@ -135,47 +146,71 @@ def stolen_seconds():
         return 0.0
 
 
-def method_arguments(info):
+def method_arguments():
     """The method's arguments from the flags (and the dataset for NAYER)."""
     kwargs = dict(batch_size=FLAGS.batch_size, seed=FLAGS.seed)
+    kwargs.update(recipes.dataset_method_arguments(FLAGS.method, FLAGS.dataset))
     if FLAGS.method == "nayer":
-        kwargs.update(
-            class_names=info.class_names,
-            image_normalization=(info.mean, info.std),
-            noise_dim=256,
-        )
+        kwargs["noise_dim"] = 256
     kwargs["generator_width"] = FLAGS.generator_width
     if FLAGS.student_steps is not None:
         kwargs["student_steps"] = FLAGS.student_steps
+    if FLAGS.replay == "vae":
+        # PRE-DFKD's VAE at the project's CPU scale (recipes).
+        kwargs["replay"] = keras_dfkd.replay.VAEReplay(
+            latent_dim=recipes.PRE_DFKD_CPU_SETTINGS["vae_latent_dim"],
+            width=recipes.PRE_DFKD_CPU_SETTINGS["vae_width"],
+            seed=FLAGS.seed + 1,
+        )
     kwargs.update(json.loads(FLAGS.method_kwargs))
     return kwargs
 
 
 def images_per_round(method):
-    """Synthetic images made per round."""
+    """New synthetic images the student learns from per round."""
     if isinstance(method, keras_dfkd.methods.NAYER):
         return method.batch_size  # The student reads the pool.
-    return method.batch_size * sum(p.repeats for p in method.phases)
+    student = [p for p in method.phases if "student" in p.groups]
+    return method.batch_size * sum(p.repeats for p in student)
+
+
+def robustness(curve, budget):
+    """Mean, variance and largest drop of the accuracy after warmup."""
+    after = [
+        p["student_accuracy"]
+        for p in curve
+        if p["seconds"] >= FLAGS.warmup_fraction * budget
+    ]
+    if not after:
+        return {}
+    mean = sum(after) / len(after)
+    drops = [a - b for a, b in zip(after, after[1:])]
+    return {
+        "warmup_seconds": FLAGS.warmup_fraction * budget,
+        "evaluations_after_warmup": len(after),
+        "accuracy_mean": mean,
+        "accuracy_variance": sum((a - mean) ** 2 for a in after) / len(after),
+        "largest_drop": max([0.0] + drops),
+    }
 
 
 def main(argv):
     del argv
     wall_start = time.perf_counter()
-    teacher, teacher_accuracy, _ = recipes.load_or_train_teacher(
-        FLAGS.cache_dir,
+    pair = recipes.prepare_pair(
         FLAGS.dataset,
         FLAGS.teacher,
-        epochs=FLAGS.teacher_epochs,
+        FLAGS.student,
+        FLAGS.cache_dir,
+        teacher_epochs=FLAGS.teacher_epochs,
         seed=FLAGS.seed,
     )
-    x_test, y_test = recipes.load_data(FLAGS.dataset, "test")
-    keras.utils.set_random_seed(FLAGS.seed)
-    info = keras_dfkd.datasets.get_info(FLAGS.dataset)
-    student = recipes.build_model(
-        FLAGS.student, info.num_classes, x_test.shape[1:]
+    teacher_accuracy = pair["teacher_accuracy"]
+    x_test, y_test = pair["x_test"], pair["y_test"]
+    method = keras_dfkd.methods.get(FLAGS.method, **method_arguments())
+    distiller = keras_dfkd.DataFreeDistiller(
+        pair["teacher"], pair["student"], method
     )
-    method = keras_dfkd.methods.get(FLAGS.method, **method_arguments(info))
-    distiller = keras_dfkd.DataFreeDistiller(teacher, student, method)
     distiller.compile()
     budget = BudgetCurve(
         FLAGS.budget_seconds,
@@ -192,7 +227,10 @@ def main(argv):
     final = budget.curve[-1]
     target = FLAGS.target_fraction * teacher_accuracy
     reached = [p for p in budget.curve if p["student_accuracy"] >= target]
-    pool = getattr(method, "pool", None)
+    replay = getattr(method, "replay", None)
+    image_bytes = 1  # A uint8 pool's bytes per pixel.
+    for d in x_test.shape[1:]:
+        image_bytes *= d
     result = {
         "method": FLAGS.method,
         "label": FLAGS.label or FLAGS.method,
@@ -220,7 +258,10 @@ def main(argv):
         "peak_rss_mb": round(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
         ),
-        "replay_bytes": 0 if pool is None else pool.memory_bytes,
+        "replay_bytes": 0 if replay is None else replay.memory_bytes,
+        # A uint8 ImagePool keeping every new image the student learnt from.
+        "equivalent_pool_bytes": final["images"] * image_bytes,
+        **robustness(budget.curve, FLAGS.budget_seconds),
         "method_config": {
             k: v
             for k, v in method.get_config().items()

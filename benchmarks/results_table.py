@@ -1,6 +1,7 @@
 """Prints a Markdown results table from benchmark JSON files.
 
 python benchmarks/results_table.py results/*.json
+python benchmarks/results_table.py --robustness results/pre_dfkd_*.json
 """
 
 import json
@@ -40,5 +41,32 @@ def main(paths):
     print("\n".join(rows))
 
 
+def robustness(paths):
+    """Accuracy over the run after warmup, and replay memory."""
+    rows = [
+        "| method | dataset | final acc | final / teacher | mean acc after "
+        "warmup | variance (acc %^2) | largest drop (points) | replay MB | "
+        "uint8 pool of the same images, MB | replay / pool |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path in paths:
+        with open(path) as f:
+            r = json.load(f)
+        replay, pool = r.get("replay_bytes", 0), r["equivalent_pool_bytes"]
+        rows.append(
+            f"| {r.get('label', r['method'])} | {r['dataset']} | "
+            f"{r['student_accuracy']:.4f} | "
+            f"{r['student_accuracy'] / r['teacher_accuracy']:.1%} | "
+            f"{r['accuracy_mean']:.4f} | "
+            f"{r['accuracy_variance'] * 1e4:.1f} | "
+            f"{r['largest_drop'] * 100:.1f} | {replay / 2**20:.1f} | "
+            f"{pool / 2**20:.0f} | {replay / pool:.2%} |"
+        )
+    print("\n".join(rows))
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:2] == ["--robustness"]:
+        robustness(sys.argv[2:])
+    else:
+        main(sys.argv[1:])

@@ -53,34 +53,20 @@ def main(argv):
         generator_width=FLAGS.generator_width,
         seed=FLAGS.seed,
     )
-    if FLAGS.method == "nayer" and FLAGS.dataset:
-        # NAYER embeds the class names; the teacher takes normalised input.
-        info = keras_dfkd.datasets.get_info(FLAGS.dataset)
+    if FLAGS.dataset:
         kwargs.update(
-            class_names=info.class_names,
-            image_normalization=(info.mean, info.std),
+            recipes.dataset_method_arguments(FLAGS.method, FLAGS.dataset)
         )
     kwargs.update(json.loads(FLAGS.method_kwargs))
     method = keras_dfkd.methods.get(FLAGS.method, **kwargs)
     distiller = keras_dfkd.DataFreeDistiller(teacher, student, method)
     distiller.compile()
-    callbacks = [
-        keras.callbacks.BackupAndRestore(
-            os.path.join(FLAGS.output_dir, "backup")
-        ),
-        keras.callbacks.CSVLogger(
-            os.path.join(FLAGS.output_dir, "log.csv"), append=True
-        ),
-        keras_dfkd.callbacks.ImageGrid(os.path.join(FLAGS.output_dir, "grids")),
-    ]
+    x_test = y_test = None
     if FLAGS.dataset:
         x_test, y_test = recipes.load_data(
             FLAGS.dataset, "test", image_size=student.inputs[0].shape[1]
         )
-        callbacks.insert(
-            0, keras_dfkd.callbacks.StudentEvaluation(x_test, y_test)
-        )
-    os.makedirs(FLAGS.output_dir, exist_ok=True)
+    callbacks = recipes.run_callbacks(FLAGS.output_dir, x_test, y_test)
     distiller.fit(
         steps=FLAGS.steps,
         steps_per_epoch=FLAGS.steps_per_epoch,

@@ -23,8 +23,6 @@ from absl import flags
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-import keras  # noqa: E402
-
 import keras_dfkd  # noqa: E402
 from keras_dfkd import recipes  # noqa: E402
 
@@ -56,25 +54,20 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    teacher, teacher_accuracy, _ = recipes.load_or_train_teacher(
-        FLAGS.cache_dir,
+    pair = recipes.prepare_pair(
         FLAGS.dataset,
         FLAGS.teacher,
-        epochs=FLAGS.teacher_epochs,
+        FLAGS.student,
+        FLAGS.cache_dir,
+        teacher_epochs=FLAGS.teacher_epochs,
         seed=FLAGS.seed,
     )
-    x_test, y_test = recipes.load_data(FLAGS.dataset, "test")
-    info = keras_dfkd.datasets.get_info(FLAGS.dataset)
-    keras.utils.set_random_seed(FLAGS.seed)
-    student = recipes.build_model(
-        FLAGS.student, info.num_classes, x_test.shape[1:]
-    )
-    kwargs = dict(
-        class_names=info.class_names,
+    student, x_test, y_test = pair["student"], pair["x_test"], pair["y_test"]
+    kwargs = recipes.dataset_method_arguments("nayer", FLAGS.dataset)
+    kwargs.update(
         label_embeddings="one_hot" if FLAGS.one_hot else None,
         text_encoder=FLAGS.text_encoder,
         prompt_template=FLAGS.prompt_template,
-        image_normalization=(info.mean, info.std),
         batch_size=FLAGS.batch_size,
         generator_steps=FLAGS.generator_steps,
         student_steps=FLAGS.student_steps,
@@ -88,29 +81,20 @@ def main(argv):
     )
     kwargs.update(json.loads(FLAGS.method_kwargs))
     method = keras_dfkd.methods.NAYER(**kwargs)
-    distiller = keras_dfkd.DataFreeDistiller(teacher, student, method)
+    distiller = keras_dfkd.DataFreeDistiller(pair["teacher"], student, method)
     distiller.compile()
-    os.makedirs(FLAGS.output_dir, exist_ok=True)
     distiller.fit(
         steps=FLAGS.steps,
         steps_per_epoch=FLAGS.steps_per_epoch,
-        callbacks=[
-            keras_dfkd.callbacks.StudentEvaluation(x_test, y_test),
-            keras.callbacks.BackupAndRestore(
-                os.path.join(FLAGS.output_dir, "backup")
-            ),
-            keras.callbacks.CSVLogger(
-                os.path.join(FLAGS.output_dir, "log.csv"), append=True
-            ),
-            keras_dfkd.callbacks.ImageGrid(
-                os.path.join(FLAGS.output_dir, "grids"), num_images=100
-            ),
-        ],
+        callbacks=recipes.run_callbacks(
+            FLAGS.output_dir, x_test, y_test, num_images=100
+        ),
         verbose=2,
     )
     accuracy = keras_dfkd.callbacks.student_accuracy(student, x_test, y_test)
     path = os.path.join(FLAGS.output_dir, "student.keras")
     student.save(path)
+    teacher_accuracy = pair["teacher_accuracy"]
     print(
         f"teacher {teacher_accuracy:.4f}, student {accuracy:.4f} "
         f"({accuracy / teacher_accuracy:.1%} of the teacher); pool "

@@ -16,6 +16,19 @@ import numpy as np
 from keras_dfkd import datasets
 from keras_dfkd import models
 
+#: PRE-DFKD scaled for 28-32 px grey-scale pairs (LeNet-5 -> LeNet-5-half)
+#: on a CPU: the paper's networks at a quarter of their width and latents
+#: of 256 instead of 1000, 5 student and 2 VAE steps per round.
+PRE_DFKD_CPU_SETTINGS = {
+    "batch_size": 256,
+    "latent_dim": 256,
+    "generator_width": 16,
+    "student_steps": 5,
+    "replay_steps": 2,
+    "vae_latent_dim": 256,
+    "vae_width": 16,
+}
+
 ARCHITECTURES = {
     "lenet5": models.lenet5,
     "lenet5_half": models.lenet5_half,
@@ -37,6 +50,21 @@ def build_model(architecture, num_classes, input_shape):
             f"{sorted(ARCHITECTURES)}."
         ) from None
     return builder(num_classes=num_classes, input_shape=input_shape)
+
+
+def dataset_method_arguments(method, dataset):
+    """Method arguments that come from the dataset's description.
+
+    NAYER embeds the class names and normalises its sigmoid images like
+    the teacher's training data; the other methods need nothing.
+    """
+    if method != "nayer":
+        return {}
+    info = datasets.get_info(dataset)
+    return {
+        "class_names": info.class_names,
+        "image_normalization": (info.mean, info.std),
+    }
 
 
 def load_data(dataset, split, image_size=32):
@@ -133,3 +161,59 @@ def load_or_train_teacher(
             f,
         )
     return model, test_accuracy, path
+
+
+def prepare_pair(
+    dataset,
+    teacher,
+    student,
+    cache_dir,
+    teacher_epochs=10,
+    seed=0,
+):
+    """The teacher (trained or cached), its real test split and a student.
+
+    Returns:
+        A dict with `teacher`, `teacher_accuracy`, `student`, `x_test`
+        and `y_test`. The student is built after seeding Keras with
+        `seed`, so the same arguments give the same initial student.
+    """
+    teacher_model, teacher_accuracy, _ = load_or_train_teacher(
+        cache_dir, dataset, teacher, epochs=teacher_epochs, seed=seed
+    )
+    x_test, y_test = load_data(dataset, "test")
+    keras.utils.set_random_seed(seed)
+    student_model = build_model(
+        student, datasets.get_info(dataset).num_classes, x_test.shape[1:]
+    )
+    return {
+        "teacher": teacher_model,
+        "teacher_accuracy": teacher_accuracy,
+        "student": student_model,
+        "x_test": x_test,
+        "y_test": y_test,
+    }
+
+
+def run_callbacks(output_dir, x_test=None, y_test=None, num_images=64):
+    """The examples' callbacks: evaluation, resume, CSV log, image grids.
+
+    `StudentEvaluation` (reporting only) comes first when test data is
+    given; `BackupAndRestore` in `output_dir/backup` resumes an
+    interrupted run when the same command is run again.
+    """
+    from keras_dfkd import callbacks
+
+    os.makedirs(output_dir, exist_ok=True)
+    chosen = [
+        keras.callbacks.BackupAndRestore(os.path.join(output_dir, "backup")),
+        keras.callbacks.CSVLogger(
+            os.path.join(output_dir, "log.csv"), append=True
+        ),
+        callbacks.ImageGrid(
+            os.path.join(output_dir, "grids"), num_images=num_images
+        ),
+    ]
+    if x_test is not None:
+        chosen.insert(0, callbacks.StudentEvaluation(x_test, y_test))
+    return chosen
