@@ -310,6 +310,35 @@ class DataFreeDistiller(DistillerStep, keras.Model):
             "keras_dfkd.callbacks.StudentEvaluation during fit."
         )
 
+    def export_student(self, path):
+        """Writes the student alone, ready to deploy without keras_dfkd.
+
+        A path ending in `.keras` gets a Keras file (`keras.saving.
+        load_model` reads it back); any other path gets a TensorFlow
+        SavedModel directory with a `serve` endpoint (TensorFlow must be
+        installed; on JAX, Keras converts the student with jax2tf).
+
+        Args:
+            path: str, the `.keras` file or the SavedModel directory.
+
+        Returns:
+            `path`.
+        """
+        path = str(path)
+        if path.endswith(".keras"):
+            self.student.save(path)
+            return path
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                "Exporting a SavedModel needs TensorFlow: pip install "
+                "tensorflow, or export a .keras file (a path ending in "
+                "'.keras')."
+            ) from None
+        self.student.export(path, format="tf_saved_model", verbose=False)
+        return path
+
     def generate(self, batch_size=64):
         """Returns `batch_size` synthetic images as the method makes them."""
         return self.method.generate(batch_size, training=False)

@@ -366,3 +366,20 @@ def test_backup_and_restore_resumes_after_a_crash(tmp_path):
     assert len(history.history["agreement"]) == 2
     assert int(resumed.optimizers["student"].iterations) == 6
     assert int(resumed.optimizers["generator"].iterations) == 3
+
+
+def test_export_student(tmp_path):
+    import tensorflow as tf
+
+    distiller = make_distiller("dfad")
+    x = np.random.default_rng(0).normal(size=(3, 16, 16, 1)).astype("float32")
+    expected = keras.ops.convert_to_numpy(distiller.student(x))
+    path = distiller.export_student(str(tmp_path / "student.keras"))
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x)), expected, atol=1e-6
+    )
+    path = distiller.export_student(str(tmp_path / "saved_model"))
+    reloaded = tf.saved_model.load(path)  # Keep it alive while serving.
+    served = reloaded.serve(tf.constant(x))
+    np.testing.assert_allclose(np.asarray(served), expected, atol=1e-5)
