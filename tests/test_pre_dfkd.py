@@ -57,6 +57,7 @@ def trained():
 
 
 def test_spectral_normalization_bounds_the_spectral_norm():
+    keras.utils.set_random_seed(0)
     generator = Generator(
         IMAGE_SHAPE, latent_dim=8, width=4, spectral_normalization=True
     )
@@ -65,7 +66,9 @@ def test_spectral_normalization_bounds_the_spectral_norm():
     kernel.assign(5.0 * kernel)
     assert spectral_norm(kernel) > 2.0
     noise = keras.random.normal((4, 8), seed=0)
-    for _ in range(10):
+    # One power iteration per call: give it enough calls to converge for
+    # kernels whose top singular values are close.
+    for _ in range(30):
         generator(noise, training=True)
     for conv in generator.convs + [generator.to_image]:
         assert abs(spectral_norm(conv.layer.kernel) - 1.0) < 0.05
