@@ -151,6 +151,7 @@ class DataFreeDistiller(DistillerStep, keras.Model):
             run_eagerly: as in `keras.Model.compile`. Defaults to `False`.
         """
         chosen = self.method.default_optimizers()
+        chosen.update(self.method.replay_optimizers())
         given = dict(optimizers or {})
         if generator_optimizer is not None:
             given["generator"] = generator_optimizer

@@ -8,6 +8,7 @@ from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.generator import Generator
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
+from keras_dfkd.methods.method import check_int
 from keras_dfkd.replay.replay import Replay
 from keras_dfkd.replay.vae_replay import VAEReplay
 
@@ -92,10 +93,7 @@ class DFAD(Method):
             ("memory_batch_size", memory_batch_size),
             ("replay_steps", replay_steps),
         ):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"`{name}` must be a positive int; received {value!r}."
-                )
+            check_int(name, value)
         if isinstance(replay, dict):
             replay = keras.saving.deserialize_keras_object(replay)
         if replay == "vae":
@@ -136,7 +134,6 @@ class DFAD(Method):
                 momentum=0.9,
                 weight_decay=self.student_weight_decay,
             ),
-            **self.replay_optimizers(),
         }
 
     @property
@@ -145,28 +142,18 @@ class DFAD(Method):
             Phase("student", ("student",), self.student_steps),
             Phase("generator", ("generator",), 1),
         ]
-        if self.replay is not None and self.replay.learns:
-            phases.append(Phase("replay", ("replay",), self.replay_steps))
-        return phases
+        return phases + self.replay_phases(self.replay_steps)
 
     @property
     def log_names(self):
         names = ["student_loss", "generator_loss", "agreement"]
-        if self.replay is not None and self.replay.learns:
-            names += [
-                "replay_loss",
-                "replay_pixel",
-                "replay_logit",
-                "replay_kl",
-            ]
+        if self.replay is not None:
+            names += list(self.replay.log_names)
         return names
 
     def phase_loss(self, phase, student):
         if phase.name == "replay":
-            images = self.generator(
-                self.sample_noise(self.batch_size // 2), training=True
-            )
-            return self.replay.training_loss(images, self.memory_batch_size)
+            return self.replay_loss()
         images = self.generator(self.sample_noise(), training=True)
         if phase.name == "student":
             images = ops.stop_gradient(images)

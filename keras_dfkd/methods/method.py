@@ -21,6 +21,14 @@ optimizer were created (NAYER's per-batch Adam).
 """
 
 
+def check_int(name, value, minimum=1):
+    """Raises a clear `ValueError` unless `value` is an int >= `minimum`."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(
+            f"`{name}` must be an int >= {minimum}; received {value!r}."
+        )
+
+
 @keras_dfkd_export("keras_dfkd.methods.Method")
 class Method(keras.layers.Layer):
     """A data-free distillation method: synthesiser, losses and schedule.
@@ -102,10 +110,30 @@ class Method(keras.layers.Layer):
         return groups
 
     def replay_optimizers(self):
-        """`{"replay": optimizer}` for a learned replay memory, else `{}`."""
+        """`{"replay": optimizer}` for a learned replay memory, else `{}`.
+
+        The distiller adds it to `default_optimizers()`.
+        """
         if self.replay is not None and self.replay.learns:
             return {"replay": self.replay.default_optimizer()}
         return {}
+
+    def replay_phases(self, steps):
+        """`[Phase("replay", ...)]` of `steps` steps for a learned memory."""
+        if self.replay is not None and self.replay.learns:
+            return [Phase("replay", ("replay",), steps)]
+        return []
+
+    def replay_loss(self):
+        """One training step of a learned memory on fresh images.
+
+        The memory learns from half a batch of new generator images plus
+        `memory_batch_size` of its own replay samples.
+        """
+        images = self.generator(
+            self.sample_noise(self.batch_size // 2), training=True
+        )
+        return self.replay.training_loss(images, self.memory_batch_size)
 
     @property
     def phases(self):

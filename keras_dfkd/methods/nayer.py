@@ -12,6 +12,7 @@ from keras_dfkd.layers.differentiable_augmentation import (
 )
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
+from keras_dfkd.methods.method import check_int
 from keras_dfkd.replay.image_pool import ImagePool
 
 # Larger than any loss, smaller than float32's max (stays finite).
@@ -175,12 +176,12 @@ class NAYER(Method):
             ("student_steps", student_steps),
             ("student_batch_size", student_batch_size),
         ):
-            _check_int(name, value, minimum=1)
-        _check_int("warmup_rounds", warmup_rounds, minimum=0)
+            check_int(name, value, minimum=1)
+        check_int("warmup_rounds", warmup_rounds, minimum=0)
         if generator_life is not None:
-            _check_int("generator_life", generator_life, minimum=1)
+            check_int("generator_life", generator_life, minimum=1)
         if decay_rounds is not None:
-            _check_int("decay_rounds", decay_rounds, minimum=1)
+            check_int("decay_rounds", decay_rounds, minimum=1)
         if class_names is None and label_embeddings is None:
             raise ValueError(
                 "NAYER needs the teacher's class names (class_names=[...], "
@@ -527,10 +528,3 @@ def _derived_seed(seed, offset):
     # Separate streams: equal seeds would give pool indices and crop
     # offsets drawn from the same random bits.
     return None if seed is None else seed + offset
-
-
-def _check_int(name, value, minimum):
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(
-            f"`{name}` must be an int >= {minimum}; received {value!r}."
-        )

@@ -8,14 +8,8 @@ from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.generator import Generator
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
+from keras_dfkd.methods.method import check_int
 from keras_dfkd.replay.vae_replay import VAEReplay
-
-
-def _check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(
-            f"`{name}` must be a positive int; received {value!r}."
-        )
 
 
 def clamped_reverse_js(teacher_logits, student_logits, temperature):
@@ -167,14 +161,14 @@ class PreDFKD(Method):
             ("student_steps", student_steps),
             ("replay_steps", replay_steps),
         ):
-            _check_positive_int(name, value)
+            check_int(name, value)
         if batch_size < 2:
             raise ValueError(
                 "`batch_size` must be at least 2 (the VAE learns from half "
                 f"of each batch); received {batch_size}."
             )
         if decay_rounds is not None:
-            _check_positive_int("decay_rounds", decay_rounds)
+            check_int("decay_rounds", decay_rounds)
         if student_optimizer not in ("sgd", "adam"):
             raise ValueError(
                 "`student_optimizer` must be 'sgd' or 'adam'; received "
@@ -254,14 +248,13 @@ class PreDFKD(Method):
         return {
             "generator": keras.optimizers.Adam(self.generator_learning_rate),
             "student": student,
-            **self.replay_optimizers(),
         }
 
     @property
     def phases(self):
         return [
             Phase("generator", ("generator",), 1),
-            Phase("replay", ("replay",), self.replay_steps),
+            *self.replay_phases(self.replay_steps),
             Phase("student", ("student",), self.student_steps),
         ]
 
@@ -273,10 +266,7 @@ class PreDFKD(Method):
             "entropy",
             "activation",
             "adversarial",
-            "replay_loss",
-            "replay_pixel",
-            "replay_logit",
-            "replay_kl",
+            *self.replay.log_names,
             "student_loss",
             "agreement",
         ]
@@ -285,10 +275,7 @@ class PreDFKD(Method):
         if phase.name == "generator":
             return self._generator_loss(student)
         if phase.name == "replay":
-            images = self.generator(
-                self.sample_noise(self.batch_size // 2), training=True
-            )
-            return self.replay.training_loss(images, self.memory_batch_size)
+            return self.replay_loss()
         images = ops.concatenate(
             [
                 ops.stop_gradient(

@@ -29,6 +29,9 @@ class Replay(keras.layers.Layer):
     #: Whether the memory is a model trained in a `"replay"` phase.
     learns = False
 
+    #: Names of the scalars `training_loss` logs.
+    log_names = ()
+
     def setup(self, teacher):
         """Binds the memory to the distiller's teacher (a `Teacher`)."""
 

@@ -84,6 +84,7 @@ class VAEReplay(Replay):
     """
 
     learns = True
+    log_names = ("replay_loss", "replay_pixel", "replay_logit", "replay_kl")
 
     def __init__(
         self,
