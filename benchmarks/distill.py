@@ -31,7 +31,9 @@ from keras_dfkd import recipes  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(
-    "method", "dfad", "dafl, dfad, bn_statistics, nayer or pre_dfkd."
+    "method",
+    "dfad",
+    "dafl, dfad, bn_statistics, nayer, pre_dfkd or large_scale.",
 )
 flags.DEFINE_string("dataset", "mnist", "mnist or fashion_mnist (offline).")
 flags.DEFINE_string("teacher", "lenet5", "Teacher architecture.")
@@ -66,6 +68,9 @@ flags.DEFINE_string(
 flags.DEFINE_enum(
     "replay", None, ["vae"], "Replay memory for DFAD (PRE-DFAD): vae."
 )
+flags.DEFINE_integer(
+    "ensemble", None, "Number of generators of --method=large_scale."
+)
 flags.DEFINE_float(
     "warmup_fraction",
     0.1,
@@ -88,7 +93,7 @@ class BudgetCurve(keras.callbacks.Callback):
         self.budget = budget
         self.eval_seconds = eval_seconds
         self.x_test, self.y_test = x_test, y_test
-        self.images_per_round = images
+        self.images_per_round = images  # f(rounds)
         self.distill_seconds = 0.0
         self.cpu_seconds = 0.0
         self.rounds = 0
@@ -125,7 +130,7 @@ class BudgetCurve(keras.callbacks.Callback):
                 "seconds": round(self.distill_seconds, 2),
                 "cpu_seconds": round(self.cpu_seconds, 2),
                 "rounds": self.rounds,
-                "images": self.rounds * self.images_per_round,
+                "images": self.images_per_round(self.rounds),
                 "student_accuracy": accuracy,
             }
         )
@@ -148,13 +153,18 @@ def stolen_seconds():
 
 def method_arguments():
     """The method's arguments from the flags (and the dataset for NAYER)."""
-    kwargs = dict(batch_size=FLAGS.batch_size, seed=FLAGS.seed)
+    kwargs = {}
+    if FLAGS.method == "large_scale":
+        kwargs.update(recipes.LARGE_SCALE_CPU_SETTINGS)
+    kwargs.update(batch_size=FLAGS.batch_size, seed=FLAGS.seed)
     kwargs.update(recipes.dataset_method_arguments(FLAGS.method, FLAGS.dataset))
     if FLAGS.method == "nayer":
         kwargs["noise_dim"] = 256
     kwargs["generator_width"] = FLAGS.generator_width
     if FLAGS.student_steps is not None:
         kwargs["student_steps"] = FLAGS.student_steps
+    if FLAGS.ensemble is not None:
+        kwargs["ensemble_size"] = FLAGS.ensemble
     if FLAGS.replay == "vae":
         # PRE-DFKD's VAE at the project's CPU scale (recipes).
         kwargs["replay"] = keras_dfkd.replay.VAEReplay(
@@ -167,11 +177,17 @@ def method_arguments():
 
 
 def images_per_round(method):
-    """New synthetic images the student learns from per round."""
+    """`f(rounds)`: new synthetic images the student has learnt from."""
     if isinstance(method, keras_dfkd.methods.NAYER):
-        return method.batch_size  # The student reads the pool.
+        return lambda rounds: rounds * method.batch_size  # Reads the pool.
     student = [p for p in method.phases if "student" in p.groups]
-    return method.batch_size * sum(p.repeats for p in student)
+    per_round = method.batch_size * sum(p.repeats for p in student)
+    if isinstance(method, keras_dfkd.methods.LargeScale) and not method.joint:
+        # No student step in stage 1.
+        return lambda rounds: (
+            per_round * max(0, rounds - method.generator_rounds)
+        )
+    return lambda rounds: rounds * per_round
 
 
 def robustness(curve, budget):

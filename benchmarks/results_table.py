@@ -2,6 +2,7 @@
 
 python benchmarks/results_table.py results/*.json
 python benchmarks/results_table.py --robustness results/pre_dfkd_*.json
+python benchmarks/results_table.py --throughput results/throughput_*.json
 """
 
 import json
@@ -27,6 +28,8 @@ def main(paths):
     for path in paths:
         with open(path) as f:
             r = json.load(f)
+        if r.get("benchmark") == "throughput":
+            continue  # Listed by --throughput.
         rows.append(
             f"| {r.get('label', r['method'])} | {r['dataset']} | "
             f"{r['teacher']} -> {r['student']} | "
@@ -65,8 +68,32 @@ def robustness(paths):
     print("\n".join(rows))
 
 
+def throughput(paths):
+    """Rounds and images per second of each stage, per backend/device."""
+    rows = [
+        "| backend | device | teacher -> student | batch | generators | "
+        "stage 1 rounds/s | stage 1 images/s | stage 2 rounds/s | "
+        "stage 2 images/s | first round s (compile) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path in paths:
+        with open(path) as f:
+            r = json.load(f)
+        one, two = r["stage_1"], r["stage_2"]
+        rows.append(
+            f"| {r['backend']} | {r['device']} | {r['teacher']} -> "
+            f"{r['student']} | {r['batch_size']} | {r['ensemble']} | "
+            f"{one['rounds_per_second']} | {one['images_per_second']} | "
+            f"{two['rounds_per_second']} | {two['images_per_second']} | "
+            f"{r['first_round_seconds']} |"
+        )
+    print("\n".join(rows))
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--robustness"]:
         robustness(sys.argv[2:])
+    elif sys.argv[1:2] == ["--throughput"]:
+        throughput(sys.argv[2:])
     else:
         main(sys.argv[1:])

@@ -5,6 +5,7 @@ import collections
 import keras
 import numpy as np
 
+from keras_dfkd import backend
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.backend import DistillerStep
 from keras_dfkd.methods.method import Method
@@ -29,6 +30,9 @@ _GroupPlan = collections.namedtuple(
 )
 
 
+_SEED_KEY = "seed_generator_state_"
+
+
 class _GroupSelector:
     """Maps each trainable variable to its group's optimizer (by identity)."""
 
@@ -51,6 +55,41 @@ class DataFreeDistiller(DistillerStep, keras.Model):
     `keras.optimizers.MultiOptimizer`, so JAX carries their state and
     checkpoints restore it; all randomness comes from `SeedGenerator`s
     attached to the model.
+
+    Several devices: methods with `supports_distribution = True`
+    (`BNStatistics`, `DFAD` without replay) train data-parallel. The
+    method's `batch_size` is the global batch, split evenly over the
+    devices (it must divide by their number). On JAX, set a
+    `keras.distribution` before creating any Keras object, teacher
+    included; the sharded computation equals the single-device one:
+
+    ```python
+    keras.distribution.set_distribution(keras.distribution.DataParallel(
+        devices=keras.distribution.list_devices()))
+    teacher = keras.saving.load_model("teacher.keras")
+    distiller = keras_dfkd.DataFreeDistiller(teacher, student, method)
+    distiller.compile()
+    distiller.fit(steps=1000)
+    ```
+
+    On TensorFlow, create and compile everything in a
+    `tf.distribute.MirroredStrategy` scope:
+
+    ```python
+    strategy = tf.distribute.MirroredStrategy()
+    with strategy.scope():
+        teacher = keras.saving.load_model("teacher.keras")
+        student = keras_dfkd.models.lenet5_half()
+        distiller = keras_dfkd.DataFreeDistiller(teacher, student, method)
+        distiller.compile()
+    distiller.fit(steps=1000)
+    ```
+
+    Each replica then draws distinct samples (together the single-device
+    batch) and the BN-statistics loss uses global-batch moments, but, as
+    usual with `MirroredStrategy`, the generator's and student's
+    BatchNormalization layers normalise with their replica's statistics,
+    so results differ slightly from one device.
 
     Args:
         teacher: a built Functional or Sequential `keras.Model` mapping
@@ -87,6 +126,7 @@ class DataFreeDistiller(DistillerStep, keras.Model):
                 "keras_dfkd.methods.DFAD(); received "
                 f"{type(method).__name__}."
             )
+        self._check_distribution(method)
         self._teacher = Teacher(teacher)
         self._check_student(student)
         self.teacher = teacher
@@ -97,6 +137,22 @@ class DataFreeDistiller(DistillerStep, keras.Model):
             name: keras.metrics.Mean(name=name) for name in method.log_names
         }
         self.built = True
+
+    def _check_distribution(self, method):
+        devices = backend.num_devices(self)
+        if devices > 1 and not method.supports_distribution:
+            raise ValueError(
+                f"{type(method).__name__} does not support training on "
+                f"several devices, but the active distribution spans "
+                f"{devices}: its `supports_distribution` is False because "
+                "it keeps per-batch state (a replay memory, per-batch "
+                "latents) that would diverge across devices. Run it on one "
+                "device: create the distiller without "
+                "keras.distribution.set_distribution(...) on JAX, or "
+                "outside the tf.distribute strategy scope on TensorFlow. "
+                "BNStatistics and DFAD (without replay) support several "
+                "devices."
+            )
 
     def _check_student(self, student):
         if not isinstance(student, keras.Model):
@@ -150,6 +206,17 @@ class DataFreeDistiller(DistillerStep, keras.Model):
             jit_compile: as in `keras.Model.compile`. Defaults to `"auto"`.
             run_eagerly: as in `keras.Model.compile`. Defaults to `False`.
         """
+        policies = (self.dtype_policy, self.method.dtype_policy)
+        if any(p.compute_dtype == "float16" for p in policies):
+            # Keras wraps a float16 model's optimizer in a loss-scaling
+            # one; the distiller's own step applies each group's optimizer
+            # and would underflow float16 gradients without scaling.
+            raise ValueError(
+                "DataFreeDistiller supports mixed precision with "
+                "keras.config.set_dtype_policy('mixed_bfloat16'), not "
+                "float16 (its gradients need loss scaling, which the "
+                "distiller does not do). Use 'mixed_bfloat16' or float32."
+            )
         chosen = self.method.default_optimizers()
         chosen.update(self.method.replay_optimizers())
         given = dict(optimizers or {})
@@ -291,11 +358,18 @@ class DataFreeDistiller(DistillerStep, keras.Model):
         epochs, steps_per_epoch = _resolve_schedule(
             steps, epochs, steps_per_epoch
         )
-        # One dummy row per round: Keras counts rounds as batches.
-        dummy = np.zeros((steps_per_epoch, 1), "float32")
+        self._check_distribution(self.method)
+        if self.method.on_fit_begin(
+            self, (epochs - initial_epoch) * steps_per_epoch
+        ):
+            self.train_function = None
+        # One dummy batch per round (Keras counts rounds as batches), one
+        # row per device, so that it splits evenly across them.
+        devices = backend.num_devices(self)
+        dummy = np.zeros((steps_per_epoch * devices, 1), "float32")
         return super().fit(
             dummy,
-            batch_size=1,
+            batch_size=devices,
             epochs=epochs,
             steps_per_epoch=steps_per_epoch,
             callbacks=callbacks,
@@ -343,6 +417,43 @@ class DataFreeDistiller(DistillerStep, keras.Model):
     def generate(self, batch_size=64):
         """Returns `batch_size` synthetic images as the method makes them."""
         return self.method.generate(batch_size, training=False)
+
+    def _seed_states(self):
+        """Every `SeedGenerator` state in the model, in a fixed order."""
+        states, seen = [], set()
+        for layer in self._flatten_layers(include_self=True):
+            for generator in getattr(layer, "_seed_generators", []):
+                if id(generator.state) not in seen:
+                    seen.add(id(generator.state))
+                    states.append(generator.state)
+        return states
+
+    # Keras saves no SeedGenerator state, so a reloaded or resumed run
+    # would redraw the noise of the first rounds. The distiller stores the
+    # states next to its own variables (in .keras files and in the
+    # .weights.h5 checkpoints of BackupAndRestore/ModelCheckpoint).
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        for i, state in enumerate(self._seed_states()):
+            store[f"{_SEED_KEY}{i}"] = keras.ops.convert_to_numpy(state)
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        seeds = [k for k in keys if k.startswith(_SEED_KEY)]
+        super().load_own_variables(
+            {k: store[k] for k in keys if not k.startswith(_SEED_KEY)}
+        )
+        states = self._seed_states()
+        if seeds and len(seeds) != len(states):
+            raise ValueError(
+                f"The checkpoint holds {len(seeds)} random-generator states "
+                f"but this distiller has {len(states)}: it was saved from a "
+                "differently configured method."
+            )
+        for i, state in enumerate(states):
+            if f"{_SEED_KEY}{i}" in seeds:
+                state.assign(np.asarray(store[f"{_SEED_KEY}{i}"]))
 
     def get_config(self):
         serialize = keras.saving.serialize_keras_object

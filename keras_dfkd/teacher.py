@@ -1,6 +1,7 @@
 """Frozen teacher and the functional extractor of its BN inputs."""
 
 import keras
+import numpy as np
 
 
 class Teacher:
@@ -58,6 +59,7 @@ class Teacher:
                 "The teacher's output must be class logits of shape (N, K); "
                 f"received {tuple(outputs[0].shape)}."
             )
+        _refuse_probability_output(model)
         model.trainable = False
         self.model = model
         self.input_shape = input_shape
@@ -85,6 +87,20 @@ class Teacher:
                 f"blocks are not). Original error: {error}"
             ) from error
         self._has_features = bool(feature_outputs)
+        self._check_finite()
+
+    def _check_finite(self):
+        """Refuses a teacher whose logits on a small batch are NaN/inf."""
+        probe = keras.random.normal((2,) + self.input_shape, seed=0)
+        logits = keras.ops.convert_to_numpy(self.model(probe, training=False))
+        if not np.all(np.isfinite(logits)):
+            raise ValueError(
+                f"The teacher {self.model.name!r} returns NaN or inf logits "
+                "on a batch of standard-normal images: its weights or BN "
+                "statistics are probably corrupt (check the loaded file, "
+                "or evaluate it on real data first). Distilling it would "
+                "only propagate the non-finite values."
+            )
 
     @property
     def batch_norm_input_shapes(self):
@@ -128,3 +144,28 @@ class Teacher:
         means = [bn.moving_mean.value for bn in self.batch_norm_layers]
         variances = [bn.moving_variance.value for bn in self.batch_norm_layers]
         return means, variances
+
+
+def _refuse_probability_output(model):
+    """Raises when the teacher ends in a softmax (or sigmoid).
+
+    Every method reads logits: temperatures, KL and the BN-free losses all
+    assume unnormalised scores, and softmax outputs would be squashed a
+    second time.
+    """
+    final = model.layers[-1]
+    activation = getattr(final, "activation", None)
+    name = getattr(activation, "__name__", "")
+    if isinstance(final, keras.layers.Softmax) or name in (
+        "softmax",
+        "sigmoid",
+    ):
+        raise ValueError(
+            f"The teacher {model.name!r} ends in a {name or 'softmax'} "
+            f"(layer {final.name!r}), so it outputs probabilities; "
+            "keras_dfkd needs logits. Rebuild the last layer without the "
+            "activation (e.g. Dense(K) instead of Dense(K, "
+            "activation='softmax'), copying its weights), or drop a final "
+            "Softmax layer: keras.Model(teacher.input, "
+            "teacher.layers[-1].input)."
+        )

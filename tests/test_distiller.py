@@ -23,6 +23,16 @@ METHODS = {
         ),
         seed=3,
     ),
+    "large_scale": lambda: keras_dfkd.methods.LargeScale(
+        batch_size=16,
+        ensemble_size=2,
+        generator_rounds=5,
+        joint=True,
+        generator_width=4,
+        latent_dim=8,
+        student_steps=2,
+        seed=3,
+    ),
     "bn_statistics_sigmoid_js": lambda: keras_dfkd.methods.BNStatistics(
         batch_size=16,
         generator_width=4,
@@ -383,3 +393,69 @@ def test_export_student(tmp_path):
     reloaded = tf.saved_model.load(path)  # Keep it alive while serving.
     served = reloaded.serve(tf.constant(x))
     np.testing.assert_allclose(np.asarray(served), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("ending", ["dense_softmax", "softmax_layer"])
+def test_teacher_with_probability_output(ending):
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(4, 3)(inputs)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    if ending == "dense_softmax":
+        outputs = keras.layers.Dense(10, activation="softmax")(x)
+    else:
+        outputs = keras.layers.Softmax()(keras.layers.Dense(10)(x))
+    teacher = keras.Model(inputs, outputs)
+    with pytest.raises(ValueError, match="outputs probabilities.*logits"):
+        keras_dfkd.DataFreeDistiller(
+            teacher, small_net(4, "student"), METHODS["dfad"]()
+        )
+
+
+def test_teacher_with_non_finite_outputs():
+    teacher = small_net(8, "teacher")
+    kernel = teacher.layers[-1].kernel
+    kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+    with pytest.raises(ValueError, match="NaN or inf logits"):
+        keras_dfkd.DataFreeDistiller(
+            teacher, small_net(4, "student"), METHODS["dfad"]()
+        )
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda: keras_dfkd.methods.DFAD(batch_size=0), ValueError, "batch"),
+        (lambda: keras_dfkd.methods.DFAD(batch_size=-4), ValueError, "batch"),
+        (lambda: keras_dfkd.methods.DFAD(batch_size=2.5), ValueError, "batch"),
+        (lambda: keras_dfkd.methods.DFAD(batch_size="64"), ValueError, "batch"),
+        (
+            lambda: keras_dfkd.methods.BNStatistics(student_steps=0),
+            ValueError,
+            "student_steps",
+        ),
+        (
+            lambda: keras_dfkd.methods.LargeScale(ensemble_size=0),
+            ValueError,
+            "ensemble_size",
+        ),
+    ],
+)
+def test_bad_method_arguments(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_wrong_argument_types():
+    with pytest.raises(TypeError, match="keras.Model"):
+        keras_dfkd.DataFreeDistiller(
+            "teacher.keras", small_net(4, "student"), METHODS["dfad"]()
+        )
+    with pytest.raises((TypeError, ValueError), match="method"):
+        keras_dfkd.DataFreeDistiller(
+            small_net(8, "teacher"), small_net(4, "student"), "dfad"
+        )
+    with pytest.raises(TypeError, match="keras.Model"):
+        keras_dfkd.DataFreeDistiller(
+            small_net(8, "teacher"), "student", METHODS["dfad"]()
+        )

@@ -10,13 +10,33 @@ _BACKEND = keras.config.backend()
 
 if _BACKEND == "jax":
     from keras_dfkd.backend.jax import JAXDistillerStep as DistillerStep
+    from keras_dfkd.backend.jax import cross_replica_mean
+    from keras_dfkd.backend.jax import distribute_batch
     from keras_dfkd.backend.jax import input_gradient
+    from keras_dfkd.backend.jax import needs_static_repeats
+    from keras_dfkd.backend.jax import num_devices
 elif _BACKEND == "tensorflow":
     from keras_dfkd.backend.tensorflow import (
         TensorFlowDistillerStep as DistillerStep,
     )
+    from keras_dfkd.backend.tensorflow import cross_replica_mean
+    from keras_dfkd.backend.tensorflow import distribute_batch
     from keras_dfkd.backend.tensorflow import input_gradient
+    from keras_dfkd.backend.tensorflow import needs_static_repeats
+    from keras_dfkd.backend.tensorflow import num_devices
 else:
+
+    def distribute_batch(x):
+        return x
+
+    def cross_replica_mean(x):
+        return x
+
+    def num_devices(model=None):
+        return 1
+
+    def needs_static_repeats(model):
+        return False
 
     def input_gradient(fn, x):
         raise NotImplementedError(
@@ -35,4 +55,11 @@ else:
             )
 
 
-__all__ = ["DistillerStep", "input_gradient"]
+__all__ = [
+    "DistillerStep",
+    "cross_replica_mean",
+    "distribute_batch",
+    "input_gradient",
+    "needs_static_repeats",
+    "num_devices",
+]

@@ -235,3 +235,76 @@ def input_gradient(fn, x):
     if outer is not None:
         outer.state_mapping.update(updates)
     return value, grad
+
+
+def _batch_shards(distribution, batch_size):
+    """Number of devices the batch axis of `distribution` splits over."""
+    layout = distribution.get_data_layout((batch_size,))
+    axis = layout.axes[0]
+    if axis is None:
+        return 1
+    mesh = distribution.device_mesh
+    return int(mesh.shape[list(mesh.axis_names).index(axis)])
+
+
+def num_devices(model=None):
+    """Returns how many devices the active `keras.distribution` spans.
+
+    1 when no distribution is set. `model` is unused (the TensorFlow
+    version reads the model's strategy).
+    """
+    del model
+    distribution = keras.distribution.distribution()
+    if distribution is None:
+        return 1
+    return int(distribution.device_mesh.devices.size)
+
+
+def needs_static_repeats(model):
+    """False: a sharded JAX step may decide repeat counts inside."""
+    del model
+    return False
+
+
+def distribute_batch(x):
+    """Shards a batch drawn inside the step on the batch axis.
+
+    Under a `keras.distribution` (e.g. `DataParallel`) tensors created
+    inside the jitted step, such as noise, are not sharded by default:
+    this lays `x` out with the distribution's data layout, so each device
+    computes on its share of the batch while the math stays that of the
+    whole batch. Without a distribution it returns `x` unchanged, and so
+    it does outside the step (eagerly, e.g. `DataFreeDistiller.generate`
+    for an image grid) when the batch does not divide by the devices.
+
+    Args:
+        x: a tensor whose first axis is the batch.
+
+    Returns:
+        `x`, sharded on its first axis.
+
+    Raises:
+        ValueError: if, inside the step, the batch does not divide by the
+            number of devices the batch axis is split over.
+    """
+    distribution = keras.distribution.distribution()
+    if distribution is None:
+        return x
+    shape = tuple(x.shape)
+    shards = _batch_shards(distribution, shape[0])
+    if shards > 1 and shape[0] is not None and shape[0] % shards:
+        if not isinstance(x, jax.core.Tracer):
+            return x
+        raise ValueError(
+            f"A batch of {shape[0]} cannot be split evenly over the "
+            f"{shards} devices of the active keras.distribution: choose a "
+            f"batch size that is a multiple of {shards}."
+        )
+    return keras.distribution.distribute_tensor(
+        x, distribution.get_data_layout(shape)
+    )
+
+
+def cross_replica_mean(x):
+    """Returns `x`: under GSPMD a batch statistic is already global."""
+    return x

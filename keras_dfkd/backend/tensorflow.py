@@ -4,6 +4,12 @@ TensorFlow runs the step statefully inside `tf.function`: one gradient tape
 per phase step, and each group's optimizer from the `MultiOptimizer`
 applies its slice of the gradients. Repeated phases run in a
 `tf.while_loop`, so tracing time does not grow with the number of steps.
+
+Under `tf.distribute.MirroredStrategy` Keras runs `train_step` once per
+replica. Every replica draws the method's whole batch from the same
+(mirrored) seed and keeps its own slice (`distribute_batch`), so together
+they see the single-device batch; each phase loss is divided by the
+replica count because the optimizer sums the replicas' gradients.
 """
 
 import tensorflow as tf
@@ -51,8 +57,13 @@ class TensorFlowDistillerStep:
         variables = [
             self.trainable_variables[p] for p in plan.variable_positions
         ]
+        replicas = _replicas_in_sync()
         with tf.GradientTape() as tape:
             loss, phase_logs = self.method.phase_loss(plan.phase, self.student)
+            if replicas > 1:
+                # The optimizer sums the replicas' gradients; each replica's
+                # loss is a mean over its share of the batch.
+                loss = loss / replicas
         grads = tape.gradient(loss, variables)
         for group in plan.groups:
             group.optimizer.apply(
@@ -62,6 +73,21 @@ class TensorFlowDistillerStep:
         return phase_logs
 
     def _tf_phase_loop(self, plan, repeats):
+        if _replicas_in_sync() > 1:
+            # tf.distribute cannot all-reduce gradients inside a
+            # `tf.while_loop` (a `merge_call` in control flow), so a
+            # multi-replica step unrolls the phase.
+            if not isinstance(repeats, int):
+                raise ValueError(
+                    f"{type(self.method).__name__} decides the number of "
+                    f"{plan.phase.name!r} steps inside the step, which "
+                    "tf.distribute cannot run on several replicas. Train "
+                    "it on one device."
+                )
+            phase_logs = {}
+            for _ in range(repeats):
+                phase_logs = self._tf_phase_step(plan)
+            return phase_logs
         names = list(self.method.log_names)
         produced = []
 
@@ -91,3 +117,84 @@ def input_gradient(fn, x):
         tape.watch(x)
         value = fn(x)
     return value, tape.gradient(value, x)
+
+
+def _replicas_in_sync():
+    context = tf.distribute.get_replica_context()
+    return 1 if context is None else context.num_replicas_in_sync
+
+
+def _multi_replica_context():
+    """The replica context of a multi-replica strategy, else `None`."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return None
+    return context
+
+
+def num_devices(model=None):
+    """Returns the replica count of `model`'s (or the current) strategy."""
+    if model is not None:
+        strategy = model.distribute_strategy
+    else:
+        strategy = tf.distribute.get_strategy()
+    return int(strategy.num_replicas_in_sync)
+
+
+def needs_static_repeats(model):
+    """Whether phase repeat counts must be Python ints for `model`.
+
+    True under a multi-replica strategy: the gradient all-reduce cannot
+    run inside control flow, so no step may be skipped by a condition.
+    """
+    return num_devices(model) > 1
+
+
+def distribute_batch(x):
+    """Returns this replica's share of a batch drawn inside the step.
+
+    Inside a multi-replica `tf.distribute` strategy, Keras runs the step
+    once per replica and mirrored `SeedGenerator`s give every replica the
+    same random numbers. Each replica therefore draws the whole batch and
+    keeps the slice `[r * B / R, (r + 1) * B / R)` of replica `r` of `R`:
+    the replicas see distinct samples whose union is the batch a single
+    device would draw. Outside such a context (one replica, or the
+    cross-replica context) `x` is returned unchanged.
+
+    Args:
+        x: a tensor whose first axis is the batch.
+
+    Returns:
+        This replica's slice of `x` (static shape `(B / R, ...)`).
+
+    Raises:
+        ValueError: if the batch size does not divide by the number of
+            replicas.
+    """
+    context = _multi_replica_context()
+    if context is None:
+        return x
+    x = tf.convert_to_tensor(x)
+    replicas = context.num_replicas_in_sync
+    batch = x.shape[0]
+    if batch is None or batch % replicas:
+        raise ValueError(
+            f"A batch of {batch} cannot be split evenly over the "
+            f"{replicas} replicas of the active tf.distribute strategy: "
+            f"choose a batch size that is a multiple of {replicas}."
+        )
+    shards = tf.reshape(x, [replicas, batch // replicas] + list(x.shape[1:]))
+    return shards[context.replica_id_in_sync_group]
+
+
+def cross_replica_mean(x):
+    """Averages `x` over the replicas of a multi-replica strategy.
+
+    Differentiable (the gradient is averaged likewise), so a batch
+    statistic such as a BN-statistics loss's moments can be taken over the
+    global batch. Returns `x` unchanged outside a multi-replica context.
+    """
+    context = _multi_replica_context()
+    if context is None:
+        return x
+    return context.all_reduce(tf.distribute.ReduceOp.MEAN, x)

@@ -1,11 +1,13 @@
 """Callbacks for data-free distillation."""
 
+from keras_dfkd.callbacks.backup_and_restore import BackupAndRestore
 from keras_dfkd.callbacks.image_grid import ImageGrid
 from keras_dfkd.callbacks.non_finite_guard import NonFiniteGuard
 from keras_dfkd.callbacks.student_evaluation import StudentEvaluation
 from keras_dfkd.callbacks.student_evaluation import student_accuracy
 
 __all__ = [
+    "BackupAndRestore",
     "ImageGrid",
     "NonFiniteGuard",
     "StudentEvaluation",

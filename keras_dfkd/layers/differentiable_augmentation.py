@@ -23,9 +23,9 @@ class DifferentiableAugmentation(keras.layers.Layer):
 
     ```python
     # For each sample n, with P = padding:
-    dy, dx = randint(0, 2 * P + 1), randint(0, 2 * P + 1)
-    padded = zero_pad(images[n], P)            # (H + 2P, W + 2P, C)
-    out[n] = padded[dy:dy + H, dx:dx + W]
+    dy, dx = randint(-P, P + 1), randint(-P, P + 1)
+    # out[n][i, j] = images[n][i + dy, j + dx], where an index outside the
+    # image reads zero (fill_mode="constant") or wraps around ("wrap").
     if flip and uniform() < 0.5:
         out[n] = out[n][:, ::-1]
     ```
@@ -41,6 +41,10 @@ class DifferentiableAugmentation(keras.layers.Layer):
             before cropping; crop offsets are drawn uniformly from
             `[0, 2 * padding]` on each axis. `0` disables cropping.
             Defaults to `4`.
+        fill_mode: `"constant"` (zero padding, the crop of CMI/Fast) or
+            `"wrap"` (pixels shifted out re-enter on the other side: the
+            random jitter of DeepInversion, `torch.roll` by up to 30 px at
+            224 px). Defaults to `"constant"`.
         flip: bool, whether to flip each image horizontally with
             probability `0.5`. Defaults to `True`.
         seed: optional int, the seed of the layer's `SeedGenerator`.
@@ -70,7 +74,9 @@ class DifferentiableAugmentation(keras.layers.Layer):
           Knowledge Distillation](https://arxiv.org/abs/2105.08584)
     """
 
-    def __init__(self, padding=4, flip=True, seed=None, **kwargs):
+    def __init__(
+        self, padding=4, flip=True, seed=None, fill_mode="constant", **kwargs
+    ):
         if (
             isinstance(padding, bool)
             or not isinstance(padding, numbers.Integral)
@@ -79,6 +85,11 @@ class DifferentiableAugmentation(keras.layers.Layer):
             raise ValueError(
                 "`padding` must be a non-negative int. "
                 f"Received: padding={padding}"
+            )
+        if fill_mode not in ("constant", "wrap"):
+            raise ValueError(
+                "`fill_mode` must be 'constant' or 'wrap'. "
+                f"Received: fill_mode={fill_mode!r}"
             )
         if flip not in (True, False):
             raise ValueError(f"`flip` must be a bool. Received: flip={flip}")
@@ -91,6 +102,7 @@ class DifferentiableAugmentation(keras.layers.Layer):
         super().__init__(**kwargs)
         self.padding = int(padding)
         self.flip = bool(flip)
+        self.fill_mode = fill_mode
         self.seed = None if seed is None else int(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
@@ -112,8 +124,10 @@ class DifferentiableAugmentation(keras.layers.Layer):
         """Takes `images[n, indices[n, i]]` along `axis`; zero if invalid.
 
         `indices` has shape `(N, size)`; entries outside `[0, size)` select
-        zero padding.
+        zero padding, or wrap around with `fill_mode="wrap"`.
         """
+        if self.fill_mode == "wrap":
+            indices = ops.mod(indices, size)
         valid = ops.logical_and(indices >= 0, indices < size)
         clipped = ops.clip(indices, 0, size - 1)
         if axis == 1:
@@ -168,6 +182,7 @@ class DifferentiableAugmentation(keras.layers.Layer):
                 "padding": self.padding,
                 "flip": self.flip,
                 "seed": self.seed,
+                "fill_mode": self.fill_mode,
             }
         )
         return config

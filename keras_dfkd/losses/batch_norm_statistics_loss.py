@@ -5,6 +5,7 @@ import numbers
 import keras
 from keras import ops
 
+from keras_dfkd import backend
 from keras_dfkd.api_export import keras_dfkd_export
 
 
@@ -17,11 +18,21 @@ def _safe_l2_norm(x):
 
 
 def _moments(features):
-    """Batch mean and biased variance over all axes but the last."""
+    """Batch mean and biased variance over all axes but the last.
+
+    Inside a multi-replica TensorFlow strategy each replica holds an equal
+    slice of the batch, so averaging the slices' means (then their mean
+    squared deviations from the global mean) over the replicas gives the
+    moments of the global batch, as on one device. Elsewhere
+    `cross_replica_mean` is the identity and this is the plain two-pass
+    computation.
+    """
     features = ops.cast(features, "float32")
     axes = tuple(range(len(features.shape) - 1))
-    mean = ops.mean(features, axis=axes)
-    variance = ops.mean(ops.square(features - mean), axis=axes)
+    mean = backend.cross_replica_mean(ops.mean(features, axis=axes))
+    variance = backend.cross_replica_mean(
+        ops.mean(ops.square(features - mean), axis=axes)
+    )
     return mean, variance
 
 
@@ -128,6 +139,11 @@ class BatchNormStatisticsLoss(keras.layers.Layer):
     `float32` scalar: the features are cast to `float32` first, and the
     layer's dtype policy defaults to `"float32"` so that mixed precision does
     not down-cast its inputs.
+
+    On several devices the moments are those of the global batch: under a
+    JAX `keras.distribution` the features are global arrays, and inside a
+    multi-replica `tf.distribute` strategy the per-replica moments (of
+    equal slices of the batch) are averaged across replicas, differentiably.
 
     This is a layer, not a `keras.losses.Loss`, because with `momentum > 0`
     it holds state. NAYER blends the batch statistics with an exponential

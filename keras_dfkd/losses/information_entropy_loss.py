@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_dfkd import backend
 from keras_dfkd.api_export import keras_dfkd_export
 
 
@@ -30,7 +31,10 @@ def information_entropy_loss(logits):
         A scalar tensor (a batch-level quantity, not a per-sample one).
     """
     logits = ops.convert_to_tensor(logits)
-    mean_probs = ops.mean(ops.softmax(logits, axis=-1), axis=0)
+    # The global batch's mean prediction on several TF replicas.
+    mean_probs = backend.cross_replica_mean(
+        ops.mean(ops.softmax(logits, axis=-1), axis=0)
+    )
     positive = mean_probs > 0.0
     safe_probs = ops.where(positive, mean_probs, ops.ones_like(mean_probs))
     terms = ops.where(

@@ -3,6 +3,7 @@
 from keras_dfkd.methods.bn_statistics import BNStatistics
 from keras_dfkd.methods.dafl import DAFL
 from keras_dfkd.methods.dfad import DFAD
+from keras_dfkd.methods.large_scale import LargeScale
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.nayer import NAYER
@@ -14,6 +15,7 @@ _METHODS = {
     "bn_statistics": BNStatistics,
     "nayer": NAYER,
     "pre_dfkd": PreDFKD,
+    "large_scale": LargeScale,
 }
 
 
@@ -32,6 +34,7 @@ __all__ = [
     "BNStatistics",
     "DAFL",
     "DFAD",
+    "LargeScale",
     "Method",
     "NAYER",
     "Phase",

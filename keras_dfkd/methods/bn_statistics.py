@@ -11,6 +11,8 @@ from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.generator import Generator
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
+from keras_dfkd.methods.method import generator_adam
+from keras_dfkd.methods.method import momentum_sgd
 
 ADVERSARIAL_LOSSES = ("masked_kl", "kl", "js", "none")
 
@@ -80,6 +82,7 @@ class BNStatistics(Method):
     """
 
     requires_batch_norm = True
+    supports_distribution = True
 
     def __init__(
         self,
@@ -160,13 +163,9 @@ class BNStatistics(Method):
 
     def default_optimizers(self):
         return {
-            "generator": keras.optimizers.Adam(
-                self.generator_learning_rate, beta_1=0.5, beta_2=0.999
-            ),
-            "student": keras.optimizers.SGD(
-                self.student_learning_rate,
-                momentum=0.9,
-                weight_decay=self.student_weight_decay,
+            "generator": generator_adam(self.generator_learning_rate),
+            "student": momentum_sgd(
+                self.student_learning_rate, self.student_weight_decay
             ),
         }
 

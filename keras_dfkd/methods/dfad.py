@@ -113,6 +113,12 @@ class DFAD(Method):
         self.student_learning_rate = student_learning_rate
         self.student_weight_decay = student_weight_decay
 
+    @property
+    def supports_distribution(self):
+        # A replay memory's buffer and reservoir draws would diverge across
+        # replicas; without one, every batch comes from `sample_noise`.
+        return self.replay is None
+
     def build_synthesizer(self, teacher, student):
         self.generator = Generator(
             self.image_shape,

@@ -5,6 +5,7 @@ import collections
 import keras
 from keras import ops
 
+from keras_dfkd import backend
 from keras_dfkd import losses
 from keras_dfkd.api_export import keras_dfkd_export
 
@@ -27,6 +28,27 @@ def check_int(name, value, minimum=1):
         raise ValueError(
             f"`{name}` must be an int >= {minimum}; received {value!r}."
         )
+
+
+def cosine_or_constant(learning_rate, decay_steps=None, final_fraction=0.0):
+    """`learning_rate`, or its cosine decay to `final_fraction` of it."""
+    if decay_steps is None:
+        return learning_rate
+    return keras.optimizers.schedules.CosineDecay(
+        learning_rate, decay_steps=decay_steps, alpha=final_fraction
+    )
+
+
+def momentum_sgd(learning_rate, weight_decay):
+    """The students' SGD: momentum 0.9, decoupled weight decay."""
+    return keras.optimizers.SGD(
+        learning_rate, momentum=0.9, weight_decay=weight_decay
+    )
+
+
+def generator_adam(learning_rate):
+    """The DCGAN-style generators' Adam(beta_1=0.5, beta_2=0.999)."""
+    return keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.999)
 
 
 @keras_dfkd_export("keras_dfkd.methods.Method")
@@ -53,6 +75,12 @@ class Method(keras.layers.Layer):
 
     #: Whether the method reads the teacher's BatchNormalization statistics.
     requires_batch_norm = False
+
+    #: Whether the method runs data-parallel on several devices (a
+    #: `keras.distribution` on JAX, a `tf.distribute` strategy on
+    #: TensorFlow). A method that sets it draws every batch tensor through
+    #: `sample_noise` / `distribute_batch` and keeps no per-replica buffers.
+    supports_distribution = False
 
     def __init__(self, batch_size, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -164,6 +192,14 @@ class Method(keras.layers.Layer):
         """
         return phase.repeats
 
+    def on_fit_begin(self, distiller, rounds):
+        """Called eagerly by `fit` before `rounds` rounds.
+
+        Returns `True` when the compiled step must be traced anew (e.g. a
+        method whose phase plan is fixed at trace time changed stage).
+        """
+        return False
+
     def on_phase_begin(self, phase):
         """Updates method state before the first step of `phase`."""
 
@@ -184,10 +220,39 @@ class Method(keras.layers.Layer):
     # Helpers shared by the methods.
 
     def sample_noise(self, batch_size=None):
-        return keras.random.normal(
+        """Draws generator noise, split over devices like a data batch.
+
+        Args:
+            batch_size: int or `None`. The global number of samples;
+                defaults to `self.batch_size`.
+
+        Returns:
+            Noise of shape `(batch_size, latent_dim)`, passed through
+            `distribute_batch`.
+        """
+        noise = keras.random.normal(
             (batch_size or self.batch_size, self.generator.latent_dim),
             seed=self.seed_generator,
         )
+        return self.distribute_batch(noise)
+
+    def distribute_batch(self, x):
+        """Splits a batch tensor drawn inside the step over the devices.
+
+        Call it on every batch tensor a method draws itself (noise, sampled
+        labels): on JAX under a `keras.distribution` it shards `x` on the
+        batch axis; on TensorFlow inside a multi-replica strategy it
+        returns this replica's slice, so that replicas see distinct samples
+        whose union is the single-device batch. On one device it returns
+        `x` unchanged.
+
+        Args:
+            x: a tensor whose first axis is the (global) batch.
+
+        Returns:
+            The distributed tensor.
+        """
+        return backend.distribute_batch(x)
 
     def kl_distillation_loss(self, images, student, temperature):
         """One KD step's `(loss, logs)`: KL at `temperature`, x T^2.

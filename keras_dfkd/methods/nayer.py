@@ -13,6 +13,9 @@ from keras_dfkd.layers.differentiable_augmentation import (
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.method import check_int
+from keras_dfkd.methods.method import cosine_or_constant
+from keras_dfkd.methods.method import generator_adam
+from keras_dfkd.methods.method import momentum_sgd
 from keras_dfkd.replay.image_pool import ImagePool
 
 # Larger than any loss, smaller than float32's max (stays finite).
@@ -324,23 +327,18 @@ class NAYER(Method):
         return getattr(self, "pool", None)
 
     def default_optimizers(self):
-        learning_rate = self.student_learning_rate
+        decay_steps = None
         if self.decay_rounds is not None:
-            learning_rate = keras.optimizers.schedules.CosineDecay(
-                self.student_learning_rate,
-                decay_steps=self.decay_rounds * self.student_steps,
-                alpha=self.min_student_learning_rate
-                / self.student_learning_rate,
-            )
+            decay_steps = self.decay_rounds * self.student_steps
+        learning_rate = cosine_or_constant(
+            self.student_learning_rate,
+            decay_steps,
+            final_fraction=self.min_student_learning_rate
+            / self.student_learning_rate,
+        )
         return {
-            "generator": keras.optimizers.Adam(
-                self.generator_learning_rate, beta_1=0.5, beta_2=0.999
-            ),
-            "student": keras.optimizers.SGD(
-                learning_rate,
-                momentum=0.9,
-                weight_decay=self.student_weight_decay,
-            ),
+            "generator": generator_adam(self.generator_learning_rate),
+            "student": momentum_sgd(learning_rate, self.student_weight_decay),
         }
 
     # Schedule.

@@ -9,6 +9,8 @@ from keras_dfkd.generators.generator import Generator
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.method import check_int
+from keras_dfkd.methods.method import cosine_or_constant
+from keras_dfkd.methods.method import momentum_sgd
 from keras_dfkd.replay.vae_replay import VAEReplay
 
 
@@ -231,20 +233,16 @@ class PreDFKD(Method):
         self.replay.setup(teacher)
 
     def default_optimizers(self):
-        learning_rate = self.student_learning_rate
+        decay_steps = None
         if self.decay_rounds is not None:
-            learning_rate = keras.optimizers.schedules.CosineDecay(
-                learning_rate,
-                decay_steps=self.decay_rounds * self.student_steps,
-            )
+            decay_steps = self.decay_rounds * self.student_steps
+        learning_rate = cosine_or_constant(
+            self.student_learning_rate, decay_steps
+        )
         if self.student_optimizer == "adam":
             student = keras.optimizers.Adam(learning_rate)
         else:
-            student = keras.optimizers.SGD(
-                learning_rate,
-                momentum=0.9,
-                weight_decay=self.student_weight_decay,
-            )
+            student = momentum_sgd(learning_rate, self.student_weight_decay)
         return {
             "generator": keras.optimizers.Adam(self.generator_learning_rate),
             "student": student,

@@ -31,17 +31,65 @@ def image_grid(images, columns=None):
     return (grid * 255).round().astype("uint8")
 
 
-def save_image_grid(images, path, columns=None, zoom=1):
-    """Writes `image_grid(images)` to `path` (PNG) and returns the path.
+#: Height in pixels of the caption strip under each row of a labelled grid.
+CAPTION_HEIGHT = 12
+
+
+def labelled_image_grid(images, labels, columns=None, zoom=1):
+    """Like `image_grid`, with a caption under every image.
+
+    Args:
+        images: `(N, H, W, C)` array.
+        labels: `N` strings, e.g. the teacher's class and confidence.
+        columns: int or `None` (a square-ish grid).
+        zoom: int. Pixel enlargement, so captions fit small images.
+
+    Returns:
+        A uint8 RGB array.
+    """
+    from PIL import Image
+    from PIL import ImageDraw
+
+    images = np.asarray(keras.ops.convert_to_numpy(images), "float32")
+    if len(labels) != len(images):
+        raise ValueError(f"Got {len(labels)} labels for {len(images)} images.")
+    n = len(images)
+    columns = columns or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / columns))
+    # Each cell alone: image_grid of one image is the image with a border.
+    cells = [image_grid(images[i : i + 1]) for i in range(n)]
+    cells = [np.repeat(np.repeat(c, zoom, 0), zoom, 1) for c in cells]
+    height, width = cells[0].shape[:2]
+    width = max(width, 6 * max(len(t) for t in labels) + 4)
+    canvas = Image.new(
+        "RGB", (columns * width, rows * (height + CAPTION_HEIGHT)), "white"
+    )
+    draw = ImageDraw.Draw(canvas)
+    for i, (cell, text) in enumerate(zip(cells, labels)):
+        r, k = divmod(i, columns)
+        top, left = r * (height + CAPTION_HEIGHT), k * width
+        if cell.shape[-1] == 1:
+            cell = np.repeat(cell, 3, axis=-1)
+        canvas.paste(Image.fromarray(cell), (left, top))
+        draw.text((left + 2, top + height), text, fill="black")
+    return np.asarray(canvas)
+
+
+def save_image_grid(images, path, columns=None, zoom=1, labels=None):
+    """Writes an image grid to `path` (PNG) and returns the path.
 
     `zoom` enlarges every pixel to `zoom x zoom` so small images stay
-    visible.
+    visible. With `labels` (one string per image) every image gets a
+    caption (`labelled_image_grid`).
     """
     if not isinstance(zoom, int) or zoom < 1:
         raise ValueError(f"`zoom` must be a positive int; received {zoom!r}.")
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    grid = image_grid(images, columns)
-    grid = np.repeat(np.repeat(grid, zoom, axis=0), zoom, axis=1)
+    if labels is not None:
+        grid = labelled_image_grid(images, labels, columns, zoom)
+    else:
+        grid = image_grid(images, columns)
+        grid = np.repeat(np.repeat(grid, zoom, axis=0), zoom, axis=1)
     keras.utils.save_img(path, grid, scale=False)
     return path

@@ -1,0 +1,414 @@
+"""Large-Scale Generative Data-Free Distillation (Luo et al., 2020)."""
+
+import keras
+from keras import ops
+
+from keras_dfkd import backend
+from keras_dfkd import losses
+from keras_dfkd.api_export import keras_dfkd_export
+from keras_dfkd.generators.generator_ensemble import GeneratorEnsemble
+from keras_dfkd.layers.differentiable_augmentation import (
+    DifferentiableAugmentation,
+)
+from keras_dfkd.methods.method import Method
+from keras_dfkd.methods.method import Phase
+from keras_dfkd.methods.method import check_int
+from keras_dfkd.methods.method import cosine_or_constant
+from keras_dfkd.methods.method import generator_adam
+from keras_dfkd.methods.method import momentum_sgd
+
+#: Images at least this large get DeepInversion's jitter and flip by default.
+LARGE_IMAGE_SIZE = 64
+
+
+@keras_dfkd_export("keras_dfkd.methods.LargeScale")
+class LargeScale(Method):
+    """Ensemble of BN-statistics generators, then distillation from it.
+
+    Luo et al. train class-conditional generators on the teacher's
+    BatchNorm statistics and distil the student on images from the
+    ensemble. The released code has the generator only; the objective and
+    schedule below are this library's reading of the paper (see
+    ALGORITHMS.md 5), each part an option:
+
+    ```
+    stage 1 (rounds < generator_rounds), for every member i at once:
+        y_i ~ class-balanced,  x_i = aug(G_i(z_i, y_i))
+        L_i = bn * sum_l (||var_l(x_i) - rv_l|| + ||mean_l(x_i) - rm_l||)
+              + oh * CE(T(x_i), y_i)
+        L_G = sum_i L_i          # members share no weights: independent
+    stage 2 (the rest; also in stage 1 with joint=True), student_steps x:
+        k ~ U{0..N-1},  x = aug(G_k(z, y)) with G_k frozen (inference BN)
+        L_S = KL(softmax(T(x) / tau) || softmax(S(x) / tau)) * tau^2
+    ```
+
+    Each member sees its own `batch_size / ensemble_size` images, so its
+    BN statistics are its own and one compiled step trains all members.
+    Interpretations (not given by the paper or its code): one member per
+    student batch (`k` drawn every step), no adversarial term, the Adam
+    and SGD settings below, KD temperature 20 (the DFQ/Fast baseline's),
+    and inference-mode BN in the frozen generators.
+
+    The defaults are the CIFAR-size setting; for 28-32 px grey-scale pairs
+    on a CPU use `generator_width=16`, `batch_size=256` and a few hundred
+    `generator_rounds` (`keras_dfkd.recipes.LARGE_SCALE_CPU_SETTINGS`).
+    With a trained `ensemble` and `generator_rounds=0` the method only
+    distils (stage 2).
+
+    Args:
+        batch_size: int. Synthetic images per step, split evenly among the
+            members in stage 1. Defaults to `256`.
+        ensemble_size: int. Number of generators `N`. Defaults to `4`.
+        generator_rounds: int. Rounds of stage 1. Defaults to `2000`.
+        joint: bool. Also train the student during stage 1 (on the
+            ensemble's current images). Defaults to `False`.
+        student_steps: int. Student steps per round. Defaults to `5`.
+        latent_dim: int. Defaults to `100`.
+        generator_width: int. See `ConditionalGenerator`. Defaults to `64`.
+        separable: bool. Depthwise-separable generator convolutions.
+            Defaults to `False`.
+        batch_norm_weight: float. `bn`. Defaults to `1.0`.
+        one_hot_weight: float. `oh`. Defaults to `1.0`.
+        temperature: float. `tau`. Defaults to `20.0`.
+        augmentation: `"auto"`, `None` or a layer applied to the images
+            before the networks see them. `"auto"` is DeepInversion's
+            random jitter (wrapped shift of up to 30/224 of the size) and
+            flip for images of 64 px and more, none below. Defaults to
+            `"auto"`.
+        ensemble: `None` or a `keras_dfkd.generators.GeneratorEnsemble`
+            to start from (e.g. trained earlier and reloaded); its image
+            shape and classes must match the teacher. Defaults to `None`.
+        generator_learning_rate: float. Adam(beta_1=0.5). Defaults to
+            `1e-3`.
+        student_learning_rate: float. SGD(momentum 0.9). Defaults to `0.1`.
+        student_weight_decay: float. Defaults to `5e-4`.
+        decay_rounds: int or `None`. Student-training rounds of cosine
+            decay of the student learning rate (to 0), counted from the
+            first student step (the start of stage 2 unless `joint`).
+            Defaults to `None` (constant).
+        seed: int or `None`. Defaults to `None`.
+        **kwargs: standard layer arguments.
+
+    Example:
+
+    ```python
+    method = keras_dfkd.methods.LargeScale(
+        ensemble_size=4, generator_rounds=300, generator_width=16)
+    distiller = keras_dfkd.DataFreeDistiller(teacher, student, method)
+    distiller.compile()
+    distiller.fit(steps=1000)            # 300 generator + 700 KD rounds
+    method.generator.save("ensemble.keras")
+    ```
+
+    Reference:
+        - [Luo et al., 2020. Large-Scale Generative Data-Free
+          Distillation](https://arxiv.org/abs/2012.05578)
+        - [Yin et al., 2020. DeepInversion](https://arxiv.org/abs/1912.08795)
+    """
+
+    requires_batch_norm = True
+    # Several devices: on TensorFlow, each fit stays within one stage.
+    supports_distribution = True
+
+    def __init__(
+        self,
+        batch_size=256,
+        ensemble_size=4,
+        generator_rounds=2000,
+        joint=False,
+        student_steps=5,
+        latent_dim=100,
+        generator_width=64,
+        separable=False,
+        batch_norm_weight=1.0,
+        one_hot_weight=1.0,
+        temperature=20.0,
+        augmentation="auto",
+        ensemble=None,
+        generator_learning_rate=1e-3,
+        student_learning_rate=0.1,
+        student_weight_decay=5e-4,
+        decay_rounds=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(batch_size=batch_size, seed=seed, **kwargs)
+        check_int("ensemble_size", ensemble_size)
+        check_int("generator_rounds", generator_rounds, minimum=0)
+        check_int("student_steps", student_steps)
+        if decay_rounds is not None:
+            check_int("decay_rounds", decay_rounds)
+        if batch_size % ensemble_size:
+            raise ValueError(
+                f"`batch_size` ({batch_size}) must be a multiple of "
+                f"`ensemble_size` ({ensemble_size}): each member makes an "
+                "equal share of the batch."
+            )
+        if isinstance(augmentation, dict):
+            augmentation = keras.saving.deserialize_keras_object(augmentation)
+        if isinstance(ensemble, dict):
+            ensemble = keras.saving.deserialize_keras_object(ensemble)
+        if ensemble is not None:
+            if not isinstance(ensemble, GeneratorEnsemble):
+                raise TypeError(
+                    "`ensemble` must be a keras_dfkd.generators."
+                    f"GeneratorEnsemble; received {type(ensemble).__name__}."
+                )
+            if ensemble.size != ensemble_size:
+                raise ValueError(
+                    f"`ensemble` has {ensemble.size} members but "
+                    f"ensemble_size={ensemble_size}."
+                )
+        self.ensemble_size = ensemble_size
+        self.generator_rounds = generator_rounds
+        self.joint = joint
+        self.student_steps = student_steps
+        self.latent_dim = latent_dim
+        self.generator_width = generator_width
+        self.separable = separable
+        self.batch_norm_weight = batch_norm_weight
+        self.one_hot_weight = one_hot_weight
+        self.temperature = temperature
+        self.augmentation = augmentation
+        self.ensemble = ensemble
+        self.generator_learning_rate = generator_learning_rate
+        self.student_learning_rate = student_learning_rate
+        self.student_weight_decay = student_weight_decay
+        self.decay_rounds = decay_rounds
+        # The stage fixed at trace time, where repeats must be static.
+        self._static_stage = None
+
+    def build_synthesizer(self, teacher, student):
+        if self.ensemble is None:
+            self.generator = GeneratorEnsemble(
+                self.image_shape,
+                self.num_classes,
+                size=self.ensemble_size,
+                latent_dim=self.latent_dim,
+                width=self.generator_width,
+                separable=self.separable,
+                name="generator",
+            )
+        else:
+            if (
+                tuple(self.ensemble.image_shape) != self.image_shape
+                or self.ensemble.num_classes != self.num_classes
+            ):
+                raise ValueError(
+                    "The given `ensemble` makes "
+                    f"{tuple(self.ensemble.image_shape)} images of "
+                    f"{self.ensemble.num_classes} classes, but the teacher "
+                    f"takes {self.image_shape} and has {self.num_classes} "
+                    "classes."
+                )
+            self.generator = self.ensemble
+        if self.augmentation == "auto":
+            self._augmentation = None
+            if min(self.image_shape[:2]) >= LARGE_IMAGE_SIZE:
+                self._augmentation = DifferentiableAugmentation(
+                    padding=round(self.image_shape[0] * 30 / 224),
+                    fill_mode="wrap",
+                    seed=None if self.seed is None else self.seed + 1,
+                    name="augmentation",
+                )
+        else:
+            self._augmentation = self.augmentation
+        if self._augmentation is not None and not self._augmentation.built:
+            self._augmentation.build((None,) + self.image_shape)
+        self.rounds = self.add_weight(
+            shape=(),
+            dtype="int32",
+            initializer="zeros",
+            trainable=False,
+            name="rounds",
+        )
+
+    def default_optimizers(self):
+        # The student optimizer counts student steps, which start with
+        # stage 2 (or round 0 with `joint`).
+        decay_steps = None
+        if self.decay_rounds is not None:
+            decay_steps = self.decay_rounds * self.student_steps
+        return {
+            "generator": generator_adam(self.generator_learning_rate),
+            "student": momentum_sgd(
+                cosine_or_constant(self.student_learning_rate, decay_steps),
+                self.student_weight_decay,
+            ),
+        }
+
+    @property
+    def phases(self):
+        return [
+            Phase("generator", ("generator",), 1),
+            Phase("student", ("student",), self.student_steps),
+        ]
+
+    @property
+    def log_names(self):
+        return [
+            "batch_norm",
+            "one_hot",
+            "generator_loss",
+            "student_loss",
+            "agreement",
+        ]
+
+    def on_fit_begin(self, distiller, rounds):
+        """Fixes the stage at trace time under a multi-replica TF strategy.
+
+        There no step can be skipped inside the compiled step, so a fit
+        runs in one stage and a new stage traces the step anew.
+        """
+        if not backend.needs_static_repeats(distiller):
+            return False
+        done = int(ops.convert_to_numpy(self.rounds))
+        stage = 1 if done < self.generator_rounds else 2
+        if stage == 1 and done + rounds > self.generator_rounds:
+            raise ValueError(
+                "On several TensorFlow replicas a LargeScale fit cannot "
+                "cross from stage 1 to stage 2: the compiled step cannot "
+                "switch stages there. Call fit(steps="
+                f"{self.generator_rounds - done}) to finish stage 1, then "
+                "fit again for stage 2."
+            )
+        changed = stage != self._static_stage
+        self._static_stage = stage
+        return changed
+
+    def phase_repeats(self, phase):
+        if self._static_stage is not None:
+            generating = self._static_stage == 1
+            if phase.name == "generator":
+                return int(generating)
+            return phase.repeats if self.joint or not generating else 0
+        generating = ops.less(self.rounds, self.generator_rounds)
+        if phase.name == "generator":
+            return ops.cast(generating, "int32")
+        if self.joint:
+            return phase.repeats
+        return phase.repeats * (1 - ops.cast(generating, "int32"))
+
+    def sample_labels(self, batch_size):
+        """Class-balanced labels: `(offset + arange(batch_size)) % K`.
+
+        The random offset lets every class appear over the steps when the
+        batch is smaller than the number of classes.
+        """
+        offset = keras.random.randint(
+            (), 0, self.num_classes, dtype="int32", seed=self.seed_generator
+        )
+        labels = (ops.arange(batch_size, dtype="int32") + offset) % (
+            self.num_classes
+        )
+        return self.distribute_batch(labels)
+
+    def _augment(self, images):
+        if self._augmentation is None:
+            return images
+        return self._augmentation(images, training=True)
+
+    def phase_loss(self, phase, student):
+        if phase.name == "student":
+            return self._student_loss(student)
+        share = self.batch_size // self.ensemble_size
+        # Member-major order: member i makes share i (on every device).
+        noise = ops.concatenate(
+            [self.sample_noise(share) for _ in range(self.ensemble_size)]
+        )
+        labels = ops.concatenate(
+            [self.sample_labels(share) for _ in range(self.ensemble_size)]
+        )
+        images = self._augment(self.generator([noise, labels], training=True))
+        teacher_out = self.teacher(images)
+        means, variances = self.teacher.batch_norm_statistics()
+        member_features = zip(
+            *[
+                ops.split(features, self.ensemble_size)
+                for features in teacher_out["batch_norm_inputs"]
+            ]
+        )
+        batch_norm = sum(
+            losses.batch_norm_statistics_loss(list(features), means, variances)
+            for features in member_features
+        )
+        one_hot = self.ensemble_size * ops.mean(
+            keras.losses.sparse_categorical_crossentropy(
+                labels,
+                # Losses in float32 under a mixed-precision policy.
+                ops.cast(teacher_out["logits"], "float32"),
+                from_logits=True,
+            )
+        )
+        loss = self.batch_norm_weight * batch_norm + self.one_hot_weight * (
+            one_hot
+        )
+        # Logged per member, the scale of a single generator's loss.
+        logs = {
+            "batch_norm": batch_norm / self.ensemble_size,
+            "one_hot": one_hot / self.ensemble_size,
+            "generator_loss": loss / self.ensemble_size,
+        }
+        return loss, logs
+
+    def sample_member(self):
+        """A uniformly drawn member index (scalar int tensor)."""
+        return keras.random.randint(
+            (), 0, self.ensemble_size, dtype="int32", seed=self.seed_generator
+        )
+
+    def _student_loss(self, student):
+        noise = self.sample_noise()
+        labels = self.sample_labels(self.batch_size)
+        images = self.generator(
+            [noise, labels], member=self.sample_member(), training=False
+        )
+        images = self._augment(ops.stop_gradient(images))
+        return self.kl_distillation_loss(images, student, self.temperature)
+
+    def generate(self, batch_size, training=False):
+        """`batch_size` images, the members taking turns by share."""
+        share = -(-batch_size // self.ensemble_size)
+        labels = ops.arange(share, dtype="int32") % self.num_classes
+        images = [
+            self.generator(
+                [self.sample_noise(share), labels], member=i, training=training
+            )
+            for i in range(self.ensemble_size)
+        ]
+        return ops.concatenate(images)[:batch_size]
+
+    def after_round(self):
+        self.rounds.assign_add(1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "ensemble_size": self.ensemble_size,
+                "generator_rounds": self.generator_rounds,
+                "joint": self.joint,
+                "student_steps": self.student_steps,
+                "latent_dim": self.latent_dim,
+                "generator_width": self.generator_width,
+                "separable": self.separable,
+                "batch_norm_weight": self.batch_norm_weight,
+                "one_hot_weight": self.one_hot_weight,
+                "temperature": self.temperature,
+                "augmentation": (
+                    self.augmentation
+                    if self.augmentation in (None, "auto")
+                    else keras.saving.serialize_keras_object(self.augmentation)
+                ),
+                "ensemble": (
+                    None
+                    if self.ensemble is None
+                    else keras.saving.serialize_keras_object(self.ensemble)
+                ),
+                "generator_learning_rate": self.generator_learning_rate,
+                "student_learning_rate": self.student_learning_rate,
+                "student_weight_decay": self.student_weight_decay,
+                "decay_rounds": self.decay_rounds,
+            }
+        )
+        return config

@@ -1,0 +1,222 @@
+"""Checkpoints: exact resume for every method, SIGKILL, atomic writes."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import test_distiller
+import test_large_scale
+import test_nayer
+import test_pre_dfkd
+
+import keras_dfkd
+from keras_dfkd.callbacks import BackupAndRestore
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def make_distiller(method_name):
+    if method_name == "nayer":
+        return test_nayer.make_distiller()
+    if method_name == "pre_dfkd":
+        keras.utils.set_random_seed(0)
+        return keras_dfkd.DataFreeDistiller(
+            test_distiller.small_net(8, "teacher"),
+            test_distiller.small_net(4, "student"),
+            test_pre_dfkd.make_method(),
+        )
+    if method_name == "large_scale":
+        return test_large_scale.make_distiller(generator_rounds=1)
+    return test_distiller.make_distiller(method_name)
+
+
+def state(distiller):
+    """Every variable fit changes, optimizers and random states included."""
+    variables = distiller.variables + distiller.optimizer.variables
+    # Keyed by position: auto-generated paths differ between instances.
+    return {
+        f"{i:04d}": keras.ops.convert_to_numpy(v).copy()
+        for i, v in enumerate(variables)
+    }
+
+
+def assert_same_state(a, b):
+    assert sorted(a) == sorted(b)
+    different = [k for k in a if not np.array_equal(a[k], b[k])]
+    assert not different, different
+
+
+class Crash(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("simulated crash")
+
+
+METHODS = ["dafl", "dfad", "bn_statistics", "large_scale", "nayer", "pre_dfkd"]
+
+
+@pytest.mark.parametrize("method_name", METHODS)
+def test_resume_after_a_crash_equals_an_uninterrupted_run(
+    method_name, tmp_path
+):
+    fit = dict(steps=3, steps_per_epoch=1, verbose=0)
+    reference = make_distiller(method_name)
+    reference.compile()
+    reference.fit(**fit)
+
+    crashed = make_distiller(method_name)
+    crashed.compile()
+    backup = str(tmp_path / "backup")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        crashed.fit(callbacks=[BackupAndRestore(backup), Crash(1)], **fit)
+    # A fresh process would build everything anew: so does the test.
+    resumed = make_distiller(method_name)
+    resumed.compile()
+    history = resumed.fit(callbacks=[BackupAndRestore(backup)], **fit)
+    assert len(history.epoch) == 1  # Epochs 1-2 came from the checkpoint.
+    assert_same_state(state(resumed), state(reference))
+    assert not os.path.exists(backup)  # Deleted after a complete fit.
+
+
+def test_corrupt_and_truncated_checkpoints_fail_loudly(tmp_path):
+    backup = str(tmp_path / "backup")
+    distiller = make_distiller("dfad")
+    distiller.compile()
+    with pytest.raises(RuntimeError):
+        distiller.fit(
+            steps=2,
+            steps_per_epoch=1,
+            verbose=0,
+            callbacks=[BackupAndRestore(backup), Crash(0)],
+        )
+    (weights,) = [p for p in os.listdir(backup) if p.endswith(".weights.h5")]
+    path = os.path.join(backup, weights)
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) // 2)
+    resumed = make_distiller("dfad")
+    resumed.compile()
+    with pytest.raises(ValueError, match="corrupt or truncated"):
+        resumed.fit(steps=2, verbose=0, callbacks=[BackupAndRestore(backup)])
+    with open(os.path.join(backup, "checkpoint.json"), "w") as f:
+        f.write("{not json")
+    with pytest.raises(ValueError, match="pointer .* is unreadable"):
+        resumed.fit(steps=2, verbose=0, callbacks=[BackupAndRestore(backup)])
+
+
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0,
+    reason="root can write to read-only directories",
+)
+def test_unwritable_backup_dir(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    distiller = make_distiller("dfad")
+    distiller.compile()
+    with pytest.raises(OSError, match="Cannot write checkpoints"):
+        distiller.fit(
+            steps=1,
+            verbose=0,
+            callbacks=[BackupAndRestore(str(locked / "backup"))],
+        )
+
+
+def test_unwritable_backup_dir_is_a_file(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    distiller = make_distiller("dfad")
+    distiller.compile()
+    with pytest.raises(OSError, match="Cannot write checkpoints"):
+        distiller.fit(
+            steps=1,
+            verbose=0,
+            callbacks=[BackupAndRestore(str(blocker / "backup"))],
+        )
+
+
+# A real kill: the worker runs a distillation and, in the chosen mode,
+# SIGKILLs itself mid-epoch or in the middle of writing a checkpoint.
+_WORKER = r"""
+import os
+import signal
+import sys
+
+import keras
+import numpy as np
+
+sys.path.insert(0, os.path.join(sys.argv[1], "tests"))
+import test_checkpoints
+from keras_dfkd.callbacks import BackupAndRestore
+from keras_dfkd.callbacks import backup_and_restore
+
+mode, backup, out = sys.argv[2], sys.argv[3], sys.argv[4]
+
+
+class KillMidEpoch(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == 2 and batch == 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+if mode == "kill_during_save":
+    # Let epoch 1's checkpoint complete, then die in epoch 2's, after the
+    # new weights file is half written and before anything is renamed.
+    real_save = keras.Model.save_weights
+
+    def save_weights(self, path, *args, **kwargs):
+        real_save(self, path, *args, **kwargs)
+        if "000002" in path:
+            with open(path, "r+b") as f:
+                f.truncate(os.path.getsize(path) // 2)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    keras.Model.save_weights = save_weights
+
+distiller = test_checkpoints.make_distiller("nayer")
+distiller.compile()
+callbacks = [] if mode == "reference" else [BackupAndRestore(backup)]
+if mode == "kill_mid_epoch":
+    callbacks.append(KillMidEpoch())
+distiller.fit(steps=8, steps_per_epoch=2, verbose=0, callbacks=callbacks)
+np.savez(out, **test_checkpoints.state(distiller))
+"""
+
+
+def run_worker(mode, backup, out):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (REPO, env.get("PYTHONPATH")) if p
+    )
+    return subprocess.run(
+        [sys.executable, "-c", _WORKER, REPO, mode, backup, out],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.parametrize("mode", ["kill_mid_epoch", "kill_during_save"])
+def test_sigkill_then_resume_gives_the_uninterrupted_weights(mode, tmp_path):
+    backup = str(tmp_path / "backup")
+    done = run_worker("reference", backup, str(tmp_path / "reference.npz"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    killed = run_worker(mode, backup, str(tmp_path / "unused.npz"))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    # The kill left a complete checkpoint of epoch 1 or 2 behind.
+    assert os.path.exists(os.path.join(backup, "checkpoint.json"))
+    resumed = run_worker("resume", backup, str(tmp_path / "resumed.npz"))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    reference = dict(np.load(tmp_path / "reference.npz"))
+    assert_same_state(dict(np.load(tmp_path / "resumed.npz")), reference)
