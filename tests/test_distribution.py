@@ -139,8 +139,11 @@ if BACKEND == "tensorflow":
 # Two stage-1 rounds, then a stage-2 round: a fit per stage, which
 # several TensorFlow replicas need (the stage is fixed at trace time).
 configs["large_scale"] = dict(LARGE_SCALE, fits=(2, 1))
+# BNStatistics runs on 1, 2 and 4 devices; the other configurations on 1
+# and 4 (the suite's time budget).
 for name, config in configs.items():
-    report["losses"][name] = {n: losses(n, **config) for n in (1, 2, 4)}
+    counts = (1, 2, 4) if name == "default" else (1, 4)
+    report["losses"][name] = {n: losses(n, **config) for n in counts}
 
 reference = keras.ops.convert_to_numpy(
     keras.random.normal((BATCH, LATENT), seed=keras.random.SeedGenerator(SEED))
@@ -290,7 +293,7 @@ def test_several_devices_match_one(report, devices):
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow replicas")
-@pytest.mark.parametrize("devices", [2, 4])
+@pytest.mark.parametrize("devices", [4])
 def test_tensorflow_with_global_batch_statistics_matches_one(report, devices):
     # With synchronized BN and balance_weight=0 every batch statistic is
     # global, so this pins the replica slices, the loss scaling by the
@@ -309,7 +312,7 @@ def test_tensorflow_with_global_batch_statistics_matches_one(report, devices):
         )
 
 
-@pytest.mark.parametrize("devices", [2, 4])
+@pytest.mark.parametrize("devices", [4])
 def test_large_scale_ensemble_on_several_devices(report, devices):
     # Two stage-1 rounds (both members trained on their BN statistics)
     # and one stage-2 round (student steps on a frozen member).
