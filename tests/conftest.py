@@ -15,3 +15,11 @@ def teacher_cache(tmp_path_factory):
     """Folder for teachers trained once per test session."""
     path = os.environ.get("KERAS_DFKD_TEST_CACHE")
     return path or str(tmp_path_factory.mktemp("teachers"))
+
+
+#: The subprocess suites (several devices, SIGKILL and resume) add about
+#: ten minutes; `KERAS_DFKD_SLOW_TESTS=1 bash scripts/test.sh` runs them.
+slow = pytest.mark.skipif(
+    not os.environ.get("KERAS_DFKD_SLOW_TESTS"),
+    reason="subprocess suite; set KERAS_DFKD_SLOW_TESTS=1 to run it",
+)

@@ -12,6 +12,7 @@ import test_distiller
 import test_large_scale
 import test_nayer
 import test_pre_dfkd
+from conftest import slow
 
 import keras_dfkd
 from keras_dfkd.callbacks import BackupAndRestore
@@ -210,16 +211,26 @@ def run_worker(mode, backup, out):
     )
 
 
-@pytest.mark.parametrize("mode", ["kill_mid_epoch", "kill_during_save"])
-def test_sigkill_then_resume_gives_the_uninterrupted_weights(mode, tmp_path):
-    backup = str(tmp_path / "backup")
-    done = run_worker("reference", backup, str(tmp_path / "reference.npz"))
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The state after an uninterrupted run in its own process."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    path = str(folder / "reference.npz")
+    done = run_worker("reference", str(folder / "backup"), path)
     assert done.returncode == 0, done.stderr[-3000:]
+    return dict(np.load(path))
+
+
+@slow
+@pytest.mark.parametrize("mode", ["kill_mid_epoch", "kill_during_save"])
+def test_sigkill_then_resume_gives_the_uninterrupted_weights(
+    mode, tmp_path, uninterrupted
+):
+    backup = str(tmp_path / "backup")
     killed = run_worker(mode, backup, str(tmp_path / "unused.npz"))
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     # The kill left a complete checkpoint of epoch 1 or 2 behind.
     assert os.path.exists(os.path.join(backup, "checkpoint.json"))
     resumed = run_worker("resume", backup, str(tmp_path / "resumed.npz"))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    reference = dict(np.load(tmp_path / "reference.npz"))
-    assert_same_state(dict(np.load(tmp_path / "resumed.npz")), reference)
+    assert_same_state(dict(np.load(tmp_path / "resumed.npz")), uninterrupted)
