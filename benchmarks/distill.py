@@ -35,11 +35,8 @@ flags.DEFINE_string(
     "dfad",
     "dafl, dfad, bn_statistics, nayer, pre_dfkd or large_scale.",
 )
-flags.DEFINE_string("dataset", "mnist", "mnist or fashion_mnist (offline).")
-flags.DEFINE_string("teacher", "lenet5", "Teacher architecture.")
-flags.DEFINE_string("student", "lenet5_half", "Student architecture.")
+recipes.define_pair_flags()
 flags.DEFINE_integer("budget_seconds", 600, "Distillation wall-clock budget.")
-flags.DEFINE_integer("seed", 0, "Seed of the teacher recipe and the method.")
 flags.DEFINE_string("output", None, "Where to write the JSON result.")
 flags.DEFINE_string(
     "label", None, "Row label in results tables (default: the method)."
@@ -55,12 +52,6 @@ flags.DEFINE_float(
     0.95,
     "Report the distillation seconds until the student first reaches this "
     "fraction of the teacher's accuracy.",
-)
-flags.DEFINE_integer("teacher_epochs", 10, "Epochs of the teacher recipe.")
-flags.DEFINE_string(
-    "cache_dir",
-    os.path.expanduser("~/.keras/keras_dfkd/teachers"),
-    "Where trained teachers are cached.",
 )
 flags.DEFINE_string(
     "method_kwargs", "{}", "JSON dict of extra method arguments."
@@ -213,14 +204,7 @@ def robustness(curve, budget):
 def main(argv):
     del argv
     wall_start = time.perf_counter()
-    pair = recipes.prepare_pair(
-        FLAGS.dataset,
-        FLAGS.teacher,
-        FLAGS.student,
-        FLAGS.cache_dir,
-        teacher_epochs=FLAGS.teacher_epochs,
-        seed=FLAGS.seed,
-    )
+    pair = recipes.pair_from_flags()
     teacher_accuracy = pair["teacher_accuracy"]
     x_test, y_test = pair["x_test"], pair["y_test"]
     method = keras_dfkd.methods.get(FLAGS.method, **method_arguments())

@@ -28,10 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import keras_dfkd  # noqa: E402
 from keras_dfkd import recipes  # noqa: E402
 
-flags.DEFINE_string("dataset", "mnist", "mnist or fashion_mnist (offline).")
-flags.DEFINE_string("teacher", "lenet5", "Teacher architecture.")
-flags.DEFINE_string("student", "lenet5_half", "Student architecture.")
-flags.DEFINE_integer("teacher_epochs", 10, "Epochs of the teacher recipe.")
+recipes.define_pair_flags()
 flags.DEFINE_integer("ensemble", 4, "Number of generators.")
 flags.DEFINE_string(
     "ensemble_path", None, "A saved GeneratorEnsemble: skip stage 1."
@@ -39,26 +36,13 @@ flags.DEFINE_string(
 flags.DEFINE_integer("steps", 600, "Rounds, stage 1 included.")
 flags.DEFINE_integer("steps_per_epoch", 20, "Rounds per epoch/checkpoint.")
 flags.DEFINE_string("method_kwargs", "{}", "JSON dict of LargeScale arguments.")
-flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_string("output_dir", "runs/large_scale", "Where outputs go.")
-flags.DEFINE_string(
-    "cache_dir",
-    os.path.expanduser("~/.keras/keras_dfkd/teachers"),
-    "Where trained teachers are cached.",
-)
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     del argv
-    pair = recipes.prepare_pair(
-        FLAGS.dataset,
-        FLAGS.teacher,
-        FLAGS.student,
-        FLAGS.cache_dir,
-        teacher_epochs=FLAGS.teacher_epochs,
-        seed=FLAGS.seed,
-    )
+    pair = recipes.pair_from_flags()
     student, x_test, y_test = pair["student"], pair["x_test"], pair["y_test"]
     kwargs = dict(recipes.LARGE_SCALE_CPU_SETTINGS)
     kwargs.update(ensemble_size=FLAGS.ensemble, seed=FLAGS.seed)

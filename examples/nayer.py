@@ -26,10 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import keras_dfkd  # noqa: E402
 from keras_dfkd import recipes  # noqa: E402
 
-flags.DEFINE_string("dataset", "mnist", "mnist or fashion_mnist (offline).")
-flags.DEFINE_string("teacher", "lenet5", "Teacher architecture.")
-flags.DEFINE_string("student", "lenet5_half", "Student architecture.")
-flags.DEFINE_integer("teacher_epochs", 10, "Epochs of the teacher recipe.")
+recipes.define_pair_flags()
 flags.DEFINE_string(
     "text_encoder", "all_minilm_l6_v2", "keras-hub preset or directory."
 )
@@ -42,26 +39,13 @@ flags.DEFINE_integer("generator_steps", 3, "Generator steps per batch.")
 flags.DEFINE_integer("student_steps", 20, "Student steps per round.")
 flags.DEFINE_integer("generator_width", 16, "Generator width (paper: 64).")
 flags.DEFINE_string("method_kwargs", "{}", "JSON dict of NAYER arguments.")
-flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_string("output_dir", "runs/nayer", "Where outputs go.")
-flags.DEFINE_string(
-    "cache_dir",
-    os.path.expanduser("~/.keras/keras_dfkd/teachers"),
-    "Where trained teachers are cached.",
-)
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     del argv
-    pair = recipes.prepare_pair(
-        FLAGS.dataset,
-        FLAGS.teacher,
-        FLAGS.student,
-        FLAGS.cache_dir,
-        teacher_epochs=FLAGS.teacher_epochs,
-        seed=FLAGS.seed,
-    )
+    pair = recipes.pair_from_flags()
     student, x_test, y_test = pair["student"], pair["x_test"], pair["y_test"]
     kwargs = recipes.dataset_method_arguments("nayer", FLAGS.dataset)
     kwargs.update(

@@ -208,6 +208,44 @@ def prepare_pair(
     }
 
 
+#: Where `load_or_train_teacher` keeps the teachers the examples train.
+DEFAULT_CACHE_DIR = os.path.expanduser("~/.keras/keras_dfkd/teachers")
+
+
+def define_pair_flags():
+    """Defines the absl flags of a teacher/student pair from the recipes.
+
+    `--dataset`, `--teacher`, `--student`, `--teacher_epochs`, `--seed`
+    and `--cache_dir`, shared by the examples and the benchmarks; read
+    them back with `pair_from_flags()`.
+    """
+    from absl import flags
+
+    flags.DEFINE_string("dataset", "mnist", "mnist or fashion_mnist (offline).")
+    flags.DEFINE_string("teacher", "lenet5", "Teacher architecture.")
+    flags.DEFINE_string("student", "lenet5_half", "Student architecture.")
+    flags.DEFINE_integer("teacher_epochs", 10, "Epochs of the teacher recipe.")
+    flags.DEFINE_integer("seed", 0, "Seed of the teacher recipe and the run.")
+    flags.DEFINE_string(
+        "cache_dir", DEFAULT_CACHE_DIR, "Where trained teachers are cached."
+    )
+
+
+def pair_from_flags():
+    """`prepare_pair` with the flags of `define_pair_flags()`."""
+    from absl import flags
+
+    values = flags.FLAGS
+    return prepare_pair(
+        values.dataset,
+        values.teacher,
+        values.student,
+        values.cache_dir,
+        teacher_epochs=values.teacher_epochs,
+        seed=values.seed,
+    )
+
+
 def run_callbacks(output_dir, x_test=None, y_test=None, num_images=64):
     """The examples' callbacks: evaluation, resume, CSV log, image grids.
 

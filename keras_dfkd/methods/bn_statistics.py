@@ -2,8 +2,6 @@
 
 import math
 
-import keras
-import numpy as np
 from keras import ops
 
 from keras_dfkd import losses
@@ -11,8 +9,11 @@ from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.generator import Generator
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
+from keras_dfkd.methods.method import check_int
+from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import generator_adam
 from keras_dfkd.methods.method import momentum_sgd
+from keras_dfkd.methods.method import serialize_layer
 
 ADVERSARIAL_LOSSES = ("masked_kl", "kl", "js", "none")
 
@@ -111,13 +112,7 @@ class BNStatistics(Method):
                 f"`adversarial_loss` must be one of {ADVERSARIAL_LOSSES}; "
                 f"received {adversarial_loss!r}."
             )
-        if not isinstance(student_steps, int) or student_steps < 1:
-            raise ValueError(
-                "`student_steps` must be a positive int; received "
-                f"{student_steps!r}."
-            )
-        if isinstance(augmentation, dict):
-            augmentation = keras.saving.deserialize_keras_object(augmentation)
+        check_int("student_steps", student_steps)
         self.latent_dim = latent_dim
         self.generator_width = generator_width
         self.student_steps = student_steps
@@ -129,18 +124,13 @@ class BNStatistics(Method):
         self.balance_weight = balance_weight
         self.temperature = temperature
         self.image_normalization = image_normalization
-        self.augmentation = augmentation
+        self.augmentation = deserialize_layer(augmentation)
         self.generator_learning_rate = generator_learning_rate
         self.student_learning_rate = student_learning_rate
         self.student_weight_decay = student_weight_decay
 
     def build_synthesizer(self, teacher, student):
-        channels = self.image_shape[-1]
-        if self.image_normalization is not None:
-            self._normalization = tuple(
-                np.broadcast_to(np.asarray(v, "float32"), (channels,))
-                for v in self.image_normalization
-            )
+        self.set_normalization(self.image_normalization)
         self.generator = Generator(
             self.image_shape,
             latent_dim=self.latent_dim,
@@ -157,9 +147,7 @@ class BNStatistics(Method):
             momentum=self.batch_norm_momentum, name="batch_norm_loss"
         )
         self.batch_norm_loss.build(teacher.batch_norm_input_shapes)
-        if self.augmentation is not None and not self.augmentation.built:
-            # Keras re-traces a model with unbuilt sublayers on dummy data.
-            self.augmentation.build((None,) + self.image_shape)
+        self.set_augmentation(self.augmentation)
 
     def default_optimizers(self):
         return {
@@ -192,28 +180,17 @@ class BNStatistics(Method):
         images = self.generator(
             self.sample_noise(batch_size), training=training
         )
-        return self._normalize(images)
-
-    def _normalize(self, images):
-        if self.image_normalization is None:
-            return images
-        mean, std = self._normalization
-        return (images - mean) / std
-
-    def _augment(self, images):
-        if self.augmentation is None:
-            return images
-        return self.augmentation(images, training=True)
+        return self.normalize(images)
 
     def phase_loss(self, phase, student):
-        images = self._normalize(
+        images = self.normalize(
             self.generator(self.sample_noise(), training=True)
         )
         if phase.name == "student":
-            images = self._augment(ops.stop_gradient(images))
+            images = self.augment(ops.stop_gradient(images))
             return self.kl_distillation_loss(images, student, self.temperature)
 
-        images = self._augment(images)
+        images = self.augment(images)
         teacher_out = self.teacher(images)
         teacher_logits = teacher_out["logits"]
         means, variances = self.teacher.batch_norm_statistics()
@@ -270,11 +247,7 @@ class BNStatistics(Method):
                 "balance_weight": self.balance_weight,
                 "temperature": self.temperature,
                 "image_normalization": self.image_normalization,
-                "augmentation": (
-                    None
-                    if self.augmentation is None
-                    else keras.saving.serialize_keras_object(self.augmentation)
-                ),
+                "augmentation": serialize_layer(self.augmentation),
                 "generator_learning_rate": self.generator_learning_rate,
                 "student_learning_rate": self.student_learning_rate,
                 "student_weight_decay": self.student_weight_decay,

@@ -9,6 +9,9 @@ from keras_dfkd.generators.generator import Generator
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.method import check_int
+from keras_dfkd.methods.method import derived_seed
+from keras_dfkd.methods.method import deserialize_layer
+from keras_dfkd.methods.method import serialize_layer
 from keras_dfkd.replay.replay import Replay
 from keras_dfkd.replay.vae_replay import VAEReplay
 
@@ -94,10 +97,9 @@ class DFAD(Method):
             ("replay_steps", replay_steps),
         ):
             check_int(name, value)
-        if isinstance(replay, dict):
-            replay = keras.saving.deserialize_keras_object(replay)
+        replay = deserialize_layer(replay)
         if replay == "vae":
-            replay = VAEReplay(seed=None if seed is None else seed + 1)
+            replay = VAEReplay(seed=derived_seed(seed, 1))
         if replay is not None and not isinstance(replay, Replay):
             raise TypeError(
                 "`replay` must be None, 'vae' or a keras_dfkd.replay.Replay "
@@ -191,11 +193,7 @@ class DFAD(Method):
                 "generator_learning_rate": self.generator_learning_rate,
                 "student_learning_rate": self.student_learning_rate,
                 "student_weight_decay": self.student_weight_decay,
-                "replay": (
-                    None
-                    if self.replay is None
-                    else keras.saving.serialize_keras_object(self.replay)
-                ),
+                "replay": serialize_layer(self.replay),
                 "memory_batch_size": self.memory_batch_size,
                 "replay_steps": self.replay_steps,
             }

@@ -14,8 +14,11 @@ from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.method import check_int
 from keras_dfkd.methods.method import cosine_or_constant
+from keras_dfkd.methods.method import derived_seed
+from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import generator_adam
 from keras_dfkd.methods.method import momentum_sgd
+from keras_dfkd.methods.method import serialize_layer
 
 #: Images at least this large get DeepInversion's jitter and flip by default.
 LARGE_IMAGE_SIZE = 64
@@ -144,10 +147,7 @@ class LargeScale(Method):
                 f"`ensemble_size` ({ensemble_size}): each member makes an "
                 "equal share of the batch."
             )
-        if isinstance(augmentation, dict):
-            augmentation = keras.saving.deserialize_keras_object(augmentation)
-        if isinstance(ensemble, dict):
-            ensemble = keras.saving.deserialize_keras_object(ensemble)
+        ensemble = deserialize_layer(ensemble)
         if ensemble is not None:
             if not isinstance(ensemble, GeneratorEnsemble):
                 raise TypeError(
@@ -169,7 +169,7 @@ class LargeScale(Method):
         self.batch_norm_weight = batch_norm_weight
         self.one_hot_weight = one_hot_weight
         self.temperature = temperature
-        self.augmentation = augmentation
+        self.augmentation = deserialize_layer(augmentation)
         self.ensemble = ensemble
         self.generator_learning_rate = generator_learning_rate
         self.student_learning_rate = student_learning_rate
@@ -202,26 +202,18 @@ class LargeScale(Method):
                     "classes."
                 )
             self.generator = self.ensemble
-        if self.augmentation == "auto":
-            self._augmentation = None
+        augmentation = self.augmentation
+        if augmentation == "auto":
+            augmentation = None
             if min(self.image_shape[:2]) >= LARGE_IMAGE_SIZE:
-                self._augmentation = DifferentiableAugmentation(
+                augmentation = DifferentiableAugmentation(
                     padding=round(self.image_shape[0] * 30 / 224),
                     fill_mode="wrap",
-                    seed=None if self.seed is None else self.seed + 1,
+                    seed=derived_seed(self.seed, 1),
                     name="augmentation",
                 )
-        else:
-            self._augmentation = self.augmentation
-        if self._augmentation is not None and not self._augmentation.built:
-            self._augmentation.build((None,) + self.image_shape)
-        self.rounds = self.add_weight(
-            shape=(),
-            dtype="int32",
-            initializer="zeros",
-            trainable=False,
-            name="rounds",
-        )
+        self.set_augmentation(augmentation)
+        self.add_round_counter()
 
     def default_optimizers(self):
         # The student optimizer counts student steps, which start with
@@ -303,11 +295,6 @@ class LargeScale(Method):
         )
         return self.distribute_batch(labels)
 
-    def _augment(self, images):
-        if self._augmentation is None:
-            return images
-        return self._augmentation(images, training=True)
-
     def phase_loss(self, phase, student):
         if phase.name == "student":
             return self._student_loss(student)
@@ -319,7 +306,7 @@ class LargeScale(Method):
         labels = ops.concatenate(
             [self.sample_labels(share) for _ in range(self.ensemble_size)]
         )
-        images = self._augment(self.generator([noise, labels], training=True))
+        images = self.augment(self.generator([noise, labels], training=True))
         teacher_out = self.teacher(images)
         means, variances = self.teacher.batch_norm_statistics()
         member_features = zip(
@@ -363,7 +350,7 @@ class LargeScale(Method):
         images = self.generator(
             [noise, labels], member=self.sample_member(), training=False
         )
-        images = self._augment(ops.stop_gradient(images))
+        images = self.augment(ops.stop_gradient(images))
         return self.kl_distillation_loss(images, student, self.temperature)
 
     def generate(self, batch_size, training=False):
@@ -395,16 +382,8 @@ class LargeScale(Method):
                 "batch_norm_weight": self.batch_norm_weight,
                 "one_hot_weight": self.one_hot_weight,
                 "temperature": self.temperature,
-                "augmentation": (
-                    self.augmentation
-                    if self.augmentation in (None, "auto")
-                    else keras.saving.serialize_keras_object(self.augmentation)
-                ),
-                "ensemble": (
-                    None
-                    if self.ensemble is None
-                    else keras.saving.serialize_keras_object(self.ensemble)
-                ),
+                "augmentation": serialize_layer(self.augmentation),
+                "ensemble": serialize_layer(self.ensemble),
                 "generator_learning_rate": self.generator_learning_rate,
                 "student_learning_rate": self.student_learning_rate,
                 "student_weight_decay": self.student_weight_decay,

@@ -3,6 +3,7 @@
 import collections
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_dfkd import backend
@@ -28,6 +29,30 @@ def check_int(name, value, minimum=1):
         raise ValueError(
             f"`{name}` must be an int >= {minimum}; received {value!r}."
         )
+
+
+def derived_seed(seed, offset):
+    """`seed + offset`, or `None` for an unseeded method.
+
+    Gives a method's sub-layers (pools, augmentations) their own random
+    streams: equal seeds would draw the same random bits for, e.g., pool
+    indices and crop offsets.
+    """
+    return None if seed is None else seed + offset
+
+
+def deserialize_layer(layer):
+    """A layer, or `None`, from a constructor argument or its config."""
+    if isinstance(layer, dict):
+        return keras.saving.deserialize_keras_object(layer)
+    return layer
+
+
+def serialize_layer(layer):
+    """The config of a layer argument; `None` and strings stay as they are."""
+    if layer is None or isinstance(layer, str):
+        return layer
+    return keras.saving.serialize_keras_object(layer)
 
 
 def cosine_or_constant(learning_rate, decay_steps=None, final_fraction=0.0):
@@ -92,6 +117,8 @@ class Method(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.teacher = None
+        self._augmentation = None
+        self._normalization = None
 
     def setup(self, teacher, student):
         """Creates the method's models for this teacher/student pair.
@@ -218,6 +245,56 @@ class Method(keras.layers.Layer):
         return self.generator(noise, training=training)
 
     # Helpers shared by the methods.
+
+    def add_round_counter(self):
+        """Adds `self.rounds`, the int32 count of finished rounds.
+
+        Call it in `build_synthesizer` and `self.rounds.assign_add(1)` in
+        `after_round`; it is saved with the method, so schedules that read
+        it resume where they stopped.
+        """
+        self.rounds = self.add_weight(
+            shape=(),
+            dtype="int32",
+            initializer="zeros",
+            trainable=False,
+            name="rounds",
+        )
+
+    def set_augmentation(self, augmentation):
+        """Builds `augmentation` (a layer or `None`) for `augment`."""
+        self._augmentation = augmentation
+        if augmentation is not None and not augmentation.built:
+            # Keras re-traces a model with unbuilt sublayers on dummy data.
+            augmentation.build((None,) + self.image_shape)
+
+    def augment(self, images):
+        """The set augmentation in training mode, or `images` unchanged."""
+        if self._augmentation is None:
+            return images
+        return self._augmentation(images, training=True)
+
+    def set_normalization(self, normalization):
+        """Sets the `(mean, std)` per-channel tuples `normalize` applies.
+
+        Generators with a sigmoid output make images in [0, 1]; a teacher
+        trained on standardised data needs them standardised the same way.
+        `None` keeps `normalize` the identity.
+        """
+        self._normalization = None
+        if normalization is not None:
+            channels = self.image_shape[-1]
+            self._normalization = tuple(
+                np.broadcast_to(np.asarray(v, "float32"), (channels,))
+                for v in normalization
+            )
+
+    def normalize(self, images):
+        """`(images - mean) / std` with the set normalisation, if any."""
+        if self._normalization is None:
+            return images
+        mean, std = self._normalization
+        return (images - mean) / std
 
     def sample_noise(self, batch_size=None):
         """Draws generator noise, split over devices like a data batch.

@@ -14,8 +14,11 @@ from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.method import check_int
 from keras_dfkd.methods.method import cosine_or_constant
+from keras_dfkd.methods.method import derived_seed
+from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import generator_adam
 from keras_dfkd.methods.method import momentum_sgd
+from keras_dfkd.methods.method import serialize_layer
 from keras_dfkd.replay.image_pool import ImagePool
 
 # Larger than any loss, smaller than float32's max (stays finite).
@@ -197,8 +200,6 @@ class NAYER(Method):
                 "(num_classes, dim) or 'one_hot'; received "
                 f"{label_embeddings!r}."
             )
-        if isinstance(augmentation, dict):
-            augmentation = keras.saving.deserialize_keras_object(augmentation)
         self.class_names = None if class_names is None else list(class_names)
         self.label_embeddings = (
             label_embeddings
@@ -220,7 +221,7 @@ class NAYER(Method):
         self.batch_norm_momentum = batch_norm_momentum
         self.temperature = temperature
         self.image_normalization = image_normalization
-        self.augmentation = augmentation
+        self.augmentation = deserialize_layer(augmentation)
         self.pool_capacity = pool_capacity
         self.pool_policy = pool_policy
         self.pool_dtype = pool_dtype
@@ -234,12 +235,7 @@ class NAYER(Method):
 
     def build_synthesizer(self, teacher, student):
         table = self._embedding_table()
-        channels = self.image_shape[-1]
-        normalization = self.image_normalization or ((0.0,), (1.0,))
-        self._normalization = tuple(
-            np.broadcast_to(np.asarray(v, "float32"), (channels,))
-            for v in normalization
-        )
+        self.set_normalization(self.image_normalization)
         self.generator = NAYERGenerator(
             self.image_shape,
             num_classes=self.num_classes,
@@ -260,27 +256,19 @@ class NAYER(Method):
             self.image_shape,
             storage_dtype=self.pool_dtype,
             policy=self.pool_policy,
-            seed=_derived_seed(self.seed, 1),
+            seed=derived_seed(self.seed, 1),
             name="pool",
         )
-        if self.augmentation == "auto":
-            self._augmentation = DifferentiableAugmentation(
+        augmentation = self.augmentation
+        if augmentation == "auto":
+            augmentation = DifferentiableAugmentation(
                 padding=max(1, self.image_shape[0] // 8),
                 flip=True,
-                seed=_derived_seed(self.seed, 2),
+                seed=derived_seed(self.seed, 2),
                 name="augmentation",
             )
-        else:
-            self._augmentation = self.augmentation
-        if self._augmentation is not None and not self._augmentation.built:
-            self._augmentation.build((None,) + self.image_shape)
-        self.rounds = self.add_weight(
-            shape=(),
-            dtype="int32",
-            initializer="zeros",
-            trainable=False,
-            name="rounds",
-        )
+        self.set_augmentation(augmentation)
+        self.add_round_counter()
         self.best_loss = self.add_weight(
             shape=(), initializer="zeros", trainable=False, name="best_loss"
         )
@@ -408,15 +396,6 @@ class NAYER(Method):
 
     # Losses.
 
-    def _normalize(self, images):
-        mean, std = self._normalization
-        return (images - mean) / std
-
-    def _augment(self, images):
-        if self._augmentation is None:
-            return images
-        return self._augmentation(images, training=True)
-
     def phase_loss(self, phase, student):
         if phase.name == "student":
             return self._student_loss(student)
@@ -425,7 +404,7 @@ class NAYER(Method):
     def _generator_loss(self, student):
         labels = self.generator.ordered_labels()
         images = self.generator(labels, training=True)
-        inputs = self._normalize(self._augment(images))
+        inputs = self.normalize(self.augment(images))
         teacher_out = self.teacher(inputs)
         teacher_logits = teacher_out["logits"]
         means, variances = self.teacher.batch_norm_statistics()
@@ -470,13 +449,13 @@ class NAYER(Method):
 
     def _student_loss(self, student):
         images = self.pool.sample(self.student_batch_size)
-        inputs = self._normalize(self._augment(images))
+        inputs = self.normalize(self.augment(images))
         return self.kl_distillation_loss(inputs, student, self.temperature)
 
     def generate(self, batch_size, training=False):
         """Returns normalised images from the pool (the student's data)."""
         del training
-        return self._normalize(self.pool.sample(batch_size))
+        return self.normalize(self.pool.sample(batch_size))
 
     def get_config(self):
         config = super().get_config()
@@ -504,11 +483,7 @@ class NAYER(Method):
                 "batch_norm_momentum": self.batch_norm_momentum,
                 "temperature": self.temperature,
                 "image_normalization": self.image_normalization,
-                "augmentation": (
-                    keras.saving.serialize_keras_object(self.augmentation)
-                    if isinstance(self.augmentation, keras.layers.Layer)
-                    else self.augmentation
-                ),
+                "augmentation": serialize_layer(self.augmentation),
                 "pool_capacity": self.pool_capacity,
                 "pool_policy": self.pool_policy,
                 "pool_dtype": self.pool_dtype,
@@ -520,9 +495,3 @@ class NAYER(Method):
             }
         )
         return config
-
-
-def _derived_seed(seed, offset):
-    # Separate streams: equal seeds would give pool indices and crop
-    # offsets drawn from the same random bits.
-    return None if seed is None else seed + offset

@@ -10,6 +10,7 @@ from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.method import check_int
 from keras_dfkd.methods.method import cosine_or_constant
+from keras_dfkd.methods.method import derived_seed
 from keras_dfkd.methods.method import momentum_sgd
 from keras_dfkd.replay.vae_replay import VAEReplay
 
@@ -208,7 +209,7 @@ class PreDFKD(Method):
             kl_weight=kl_weight,
             one_hot_weight=one_hot_weight,
             entropy_weight=entropy_weight,
-            seed=None if seed is None else seed + 1,
+            seed=derived_seed(seed, 1),
             name="replay",
         )
 
