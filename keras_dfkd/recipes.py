@@ -68,8 +68,9 @@ def build_model(architecture, num_classes, input_shape):
 def dataset_method_arguments(method, dataset):
     """Method arguments that come from the dataset's description.
 
-    NAYER embeds the class names and normalises its sigmoid images like
-    the teacher's training data; the other methods need nothing.
+    NAYER embeds the class names, normalises its sigmoid images like the
+    teacher's training data and flips its images only where mirroring
+    keeps the class (not for digits); the other methods need nothing.
     """
     if method != "nayer":
         return {}
@@ -77,6 +78,7 @@ def dataset_method_arguments(method, dataset):
     return {
         "class_names": info.class_names,
         "image_normalization": (info.mean, info.std),
+        "augmentation": "auto" if info.flip_invariant else "crop",
     }
 
 

@@ -123,6 +123,10 @@ def test_get_info_all():
     assert svhn.class_names == mnist.class_names
     assert datasets.get_info("Fashion-MNIST") is fashion
     assert datasets.get_info("svhn_cropped") is svhn
+    F, T = False, True
+    # Mirrored digits are no digits; mirrored clothes and objects are.
+    infos = (mnist, svhn, fashion, cifar10, cifar100)
+    assert [info.flip_invariant for info in infos] == [F, F, T, T, T]
 
 
 def test_unknown_name_and_bad_arguments(isolated):

