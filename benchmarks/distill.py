@@ -183,21 +183,14 @@ def images_per_round(method):
 
 def robustness(curve, budget):
     """Mean, variance and largest drop of the accuracy after warmup."""
-    after = [
-        p["student_accuracy"]
-        for p in curve
-        if p["seconds"] >= FLAGS.warmup_fraction * budget
-    ]
+    warmup = FLAGS.warmup_fraction * budget
+    after = [p["student_accuracy"] for p in curve if p["seconds"] >= warmup]
     if not after:
         return {}
-    mean = sum(after) / len(after)
-    drops = [a - b for a, b in zip(after, after[1:])]
     return {
-        "warmup_seconds": FLAGS.warmup_fraction * budget,
+        "warmup_seconds": warmup,
         "evaluations_after_warmup": len(after),
-        "accuracy_mean": mean,
-        "accuracy_variance": sum((a - mean) ** 2 for a in after) / len(after),
-        "largest_drop": max([0.0] + drops),
+        **keras_dfkd.callbacks.accuracy_statistics(after),
     }
 
 

@@ -17,7 +17,6 @@ import json
 import os
 import sys
 
-import numpy as np
 from absl import app
 from absl import flags
 
@@ -67,14 +66,16 @@ def main(argv):
     accuracy = keras_dfkd.callbacks.student_accuracy(student, x_test, y_test)
     path = os.path.join(FLAGS.output_dir, "student.keras")
     student.save(path)
-    curve = np.array([r["student_accuracy"] for r in callbacks[0].records])
+    stats = keras_dfkd.callbacks.accuracy_statistics(
+        [r["student_accuracy"] for r in callbacks[0].records]
+    )
     teacher_accuracy = pair["teacher_accuracy"]
     print(
         f"teacher {teacher_accuracy:.4f}, final student {accuracy:.4f} "
         f"({accuracy / teacher_accuracy:.1%} of the teacher); over the run "
-        f"(this session's evaluations): mean {curve.mean():.4f}, variance "
-        f"{curve.var():.2e}, largest drop "
-        f"{max([0.0] + list(curve[:-1] - curve[1:])):.4f}; replay memory "
+        f"(this session's evaluations): mean {stats['accuracy_mean']:.4f}, "
+        f"variance {stats['accuracy_variance']:.2e}, largest drop "
+        f"{stats['largest_drop']:.4f}; replay memory "
         f"{method.replay.memory_bytes / 2**20:.1f} MB of VAE weights; "
         f"saved {path}"
     )

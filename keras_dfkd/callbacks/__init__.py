@@ -4,6 +4,7 @@ from keras_dfkd.callbacks.backup_and_restore import BackupAndRestore
 from keras_dfkd.callbacks.image_grid import ImageGrid
 from keras_dfkd.callbacks.non_finite_guard import NonFiniteGuard
 from keras_dfkd.callbacks.student_evaluation import StudentEvaluation
+from keras_dfkd.callbacks.student_evaluation import accuracy_statistics
 from keras_dfkd.callbacks.student_evaluation import student_accuracy
 
 __all__ = [
@@ -11,5 +12,6 @@ __all__ = [
     "ImageGrid",
     "NonFiniteGuard",
     "StudentEvaluation",
+    "accuracy_statistics",
     "student_accuracy",
 ]

@@ -18,6 +18,31 @@ def student_accuracy(student, x, y, batch_size=500):
     return correct / len(x)
 
 
+def accuracy_statistics(accuracies):
+    """Robustness of a run: mean, variance and largest drop of accuracies.
+
+    PRE-DFKD's claim is a steady run, so its reports give, over the
+    evaluations in order, the mean, the (population) variance and the
+    largest fall between two consecutive evaluations (0 for a run that
+    never falls).
+
+    Args:
+        accuracies: sequence of floats, in evaluation order.
+
+    Returns:
+        A dict with `accuracy_mean`, `accuracy_variance` and
+        `largest_drop`, or `{}` for no evaluations.
+    """
+    values = np.asarray(accuracies, "float64")
+    if values.size == 0:
+        return {}
+    return {
+        "accuracy_mean": float(values.mean()),
+        "accuracy_variance": float(values.var()),
+        "largest_drop": float(np.max(values[:-1] - values[1:], initial=0.0)),
+    }
+
+
 @keras_dfkd_export("keras_dfkd.callbacks.StudentEvaluation")
 class StudentEvaluation(keras.callbacks.Callback):
     """Records the student's accuracy on real data every few epochs.
