@@ -218,13 +218,14 @@ class LargeScale(Method):
     def default_optimizers(self):
         # The student optimizer counts student steps, which start with
         # stage 2 (or round 0 with `joint`).
-        decay_steps = None
-        if self.decay_rounds is not None:
-            decay_steps = self.decay_rounds * self.student_steps
         return {
             "generator": generator_adam(self.generator_learning_rate),
             "student": momentum_sgd(
-                cosine_or_constant(self.student_learning_rate, decay_steps),
+                cosine_or_constant(
+                    self.student_learning_rate,
+                    self.decay_rounds,
+                    self.student_steps,
+                ),
                 self.student_weight_decay,
             ),
         }

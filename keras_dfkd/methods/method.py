@@ -55,12 +55,20 @@ def serialize_layer(layer):
     return keras.saving.serialize_keras_object(layer)
 
 
-def cosine_or_constant(learning_rate, decay_steps=None, final_fraction=0.0):
-    """`learning_rate`, or its cosine decay to `final_fraction` of it."""
-    if decay_steps is None:
+def cosine_or_constant(
+    learning_rate, decay_rounds=None, steps_per_round=1, final_fraction=0.0
+):
+    """`learning_rate`, or its cosine decay to `final_fraction` of it.
+
+    The decay spans `decay_rounds` rounds of `steps_per_round` optimizer
+    steps each (`None`: a constant rate).
+    """
+    if decay_rounds is None:
         return learning_rate
     return keras.optimizers.schedules.CosineDecay(
-        learning_rate, decay_steps=decay_steps, alpha=final_fraction
+        learning_rate,
+        decay_steps=decay_rounds * steps_per_round,
+        alpha=final_fraction,
     )
 
 

@@ -325,12 +325,10 @@ class NAYER(Method):
         return getattr(self, "pool", None)
 
     def default_optimizers(self):
-        decay_steps = None
-        if self.decay_rounds is not None:
-            decay_steps = self.decay_rounds * self.student_steps
         learning_rate = cosine_or_constant(
             self.student_learning_rate,
-            decay_steps,
+            self.decay_rounds,
+            self.student_steps,
             final_fraction=self.min_student_learning_rate
             / self.student_learning_rate,
         )

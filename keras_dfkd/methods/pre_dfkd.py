@@ -234,11 +234,8 @@ class PreDFKD(Method):
         self.replay.setup(teacher)
 
     def default_optimizers(self):
-        decay_steps = None
-        if self.decay_rounds is not None:
-            decay_steps = self.decay_rounds * self.student_steps
         learning_rate = cosine_or_constant(
-            self.student_learning_rate, decay_steps
+            self.student_learning_rate, self.decay_rounds, self.student_steps
         )
         if self.student_optimizer == "adam":
             student = keras.optimizers.Adam(learning_rate)
