@@ -12,7 +12,9 @@ import time
 
 import keras
 import numpy as np
+from absl import flags
 
+from keras_dfkd import callbacks
 from keras_dfkd import datasets
 from keras_dfkd import models
 
@@ -221,8 +223,6 @@ def define_pair_flags():
     and `--cache_dir`, shared by the examples and the benchmarks; read
     them back with `pair_from_flags()`.
     """
-    from absl import flags
-
     flags.DEFINE_string("dataset", "mnist", "mnist or fashion_mnist (offline).")
     flags.DEFINE_string("teacher", "lenet5", "Teacher architecture.")
     flags.DEFINE_string("student", "lenet5_half", "Student architecture.")
@@ -235,8 +235,6 @@ def define_pair_flags():
 
 def pair_from_flags():
     """`prepare_pair` with the flags of `define_pair_flags()`."""
-    from absl import flags
-
     values = flags.FLAGS
     return prepare_pair(
         values.dataset,
@@ -255,8 +253,6 @@ def run_callbacks(output_dir, x_test=None, y_test=None, num_images=64):
     given; `BackupAndRestore` in `output_dir/backup` resumes an
     interrupted run when the same command is run again.
     """
-    from keras_dfkd import callbacks
-
     os.makedirs(output_dir, exist_ok=True)
     chosen = [
         callbacks.BackupAndRestore(os.path.join(output_dir, "backup")),
