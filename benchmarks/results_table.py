@@ -71,17 +71,19 @@ def robustness(paths):
 def throughput(paths):
     """Rounds and images per second of each stage, per backend/device."""
     rows = [
-        "| backend | device | teacher -> student | batch | generators | "
-        "stage 1 rounds/s | stage 1 images/s | stage 2 rounds/s | "
+        "| backend | XLA | device | teacher -> student | batch | generators "
+        "| stage 1 rounds/s | stage 1 images/s | stage 2 rounds/s | "
         "stage 2 images/s | first round s (compile) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path in paths:
         with open(path) as f:
             r = json.load(f)
         one, two = r["stage_1"], r["stage_2"]
+        # Results from before the flag: TF on CPU ran without XLA ("auto").
+        xla = "yes" if r.get("jit_compile", r["backend"] == "jax") else "no"
         rows.append(
-            f"| {r['backend']} | {r['device']} | {r['teacher']} -> "
+            f"| {r['backend']} | {xla} | {r['device']} | {r['teacher']} -> "
             f"{r['student']} | {r['batch_size']} | {r['ensemble']} | "
             f"{one['rounds_per_second']} | {one['images_per_second']} | "
             f"{two['rounds_per_second']} | {two['images_per_second']} | "

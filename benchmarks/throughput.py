@@ -11,7 +11,9 @@ round (which includes tracing and compilation). One JSON object per run:
         --output=benchmarks/results/throughput_jax_cpu.json
 
 Run it once per backend (and on a GPU with the JAX backend when you have
-one); `results_table.py --throughput` prints them side by side.
+one); `results_table.py --throughput` prints them side by side. On a CPU,
+Keras's `jit_compile="auto"` runs TensorFlow without XLA;
+`--jit_compile=true` measures it with XLA.
 """
 
 import json
@@ -36,12 +38,19 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("teacher", "resnet34", "Teacher architecture.")
 flags.DEFINE_string("student", "resnet18", "Student architecture.")
 flags.DEFINE_integer("image_size", 32, "Square input size.")
+flags.DEFINE_integer("channels", 3, "Input channels.")
 flags.DEFINE_integer("num_classes", 10, "Classes of the pair.")
 flags.DEFINE_integer("batch_size", 64, "Synthetic images per step.")
 flags.DEFINE_integer("ensemble", 4, "Generators in the ensemble.")
 flags.DEFINE_integer("student_steps", 1, "Student steps per stage-2 round.")
 flags.DEFINE_integer("generator_width", 64, "Generator width (paper: 64).")
 flags.DEFINE_integer("rounds", 4, "Timed rounds per stage (plus one warm).")
+flags.DEFINE_enum(
+    "jit_compile",
+    "auto",
+    ["auto", "true", "false"],
+    "XLA for the step (`compile(jit_compile=...)`); JAX always compiles.",
+)
 flags.DEFINE_string("output", None, "Where to write the JSON result.")
 
 
@@ -86,7 +95,7 @@ def device_name():
 def main(argv):
     del argv
     keras.utils.set_random_seed(0)
-    shape = (FLAGS.image_size, FLAGS.image_size, 3)
+    shape = (FLAGS.image_size, FLAGS.image_size, FLAGS.channels)
     teacher = recipes.build_model(FLAGS.teacher, FLAGS.num_classes, shape)
     student = recipes.build_model(FLAGS.student, FLAGS.num_classes, shape)
     warm = 1  # The first round of each stage traces and compiles.
@@ -99,7 +108,8 @@ def main(argv):
         seed=0,
     )
     distiller = keras_dfkd.DataFreeDistiller(teacher, student, method)
-    distiller.compile()
+    jit_compile = {"auto": "auto", "true": True, "false": False}
+    distiller.compile(jit_compile=jit_compile[FLAGS.jit_compile])
     timer = RoundTimer()
     total = 2 * (warm + FLAGS.rounds)
     distiller.fit(steps=total, callbacks=[timer], verbose=0)
@@ -129,6 +139,7 @@ def main(argv):
         "ensemble": FLAGS.ensemble,
         "student_steps": FLAGS.student_steps,
         "generator_width": FLAGS.generator_width,
+        "jit_compile": bool(distiller.jit_compile),
         "first_round_seconds": round(timer.seconds[0], 2),
         **stages,
         "peak_rss_mb": round(
@@ -149,7 +160,7 @@ def main(argv):
             f.write(text)
     print(
         f"{FLAGS.teacher} -> {FLAGS.student} on {result['device']} "
-        f"({keras.config.backend()}): stage 1 "
+        f"({keras.config.backend()}, XLA {result['jit_compile']}): stage 1 "
         f"{stages['stage_1']['rounds_per_second']} rounds/s "
         f"({stages['stage_1']['images_per_second']} images/s), stage 2 "
         f"{stages['stage_2']['rounds_per_second']} rounds/s "
