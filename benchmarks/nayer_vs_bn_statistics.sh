@@ -14,8 +14,8 @@ run() {
 }
 # NAYER for 28-32 px grayscale on a CPU (see the NAYER docstring); cosine
 # decay of the student's learning rate over about the rounds of the budget.
-nayer='"generator_steps": 3, "student_steps": 20, "student_batch_size": 128,
-  "warmup_rounds": 1, "student_learning_rate": 0.1, "decay_rounds": 600'
+nayer='"generator_steps": 10, "student_steps": 20, "student_batch_size": 128,
+  "warmup_rounds": 1, "student_learning_rate": 0.1, "decay_rounds": 400'
 for dataset in mnist fashion_mnist; do
   run --method=bn_statistics --dataset="${dataset}" --batch_size=128 \
     --generator_width=16 --student_steps=5 \

@@ -62,7 +62,7 @@ class NAYER(Method):
     bn 10, oh 0.5, adv 1.33, EMA momentum 0.9, tau 20, noise size 1000.
     For 28-32 px grayscale images on a CPU the benchmark
     (`benchmarks/nayer_vs_bn_statistics.sh`) uses `batch_size=10 * K`,
-    `generator_steps=3`, `student_steps=20`, `student_batch_size=128`,
+    `generator_steps=10`, `student_steps=20`, `student_batch_size=128`,
     `warmup_rounds=1`, `noise_dim=256`, `generator_width=16`,
     `student_learning_rate=0.1` and `decay_rounds` about the number of
     rounds of the run.
@@ -130,7 +130,7 @@ class NAYER(Method):
     ```python
     method = keras_dfkd.methods.NAYER(
         class_names=keras_dfkd.datasets.get_info("mnist").class_names,
-        batch_size=100, generator_steps=3, student_steps=20,
+        batch_size=100, generator_steps=10, student_steps=20,
         student_batch_size=128, warmup_rounds=1, noise_dim=256,
         generator_width=16, student_learning_rate=0.1, decay_rounds=200,
         image_normalization=((0.1307,), (0.3081,)))
