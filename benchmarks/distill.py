@@ -25,6 +25,7 @@ from absl import flags
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import keras  # noqa: E402
+from device_info import device_name  # noqa: E402
 
 import keras_dfkd  # noqa: E402
 from keras_dfkd import recipes  # noqa: E402
@@ -229,6 +230,7 @@ def main(argv):
         "label": FLAGS.label or FLAGS.method,
         "dataset": FLAGS.dataset,
         "backend": keras.config.backend(),
+        "device": device_name(),
         "teacher": FLAGS.teacher,
         "student": FLAGS.student,
         "teacher_accuracy": teacher_accuracy,

@@ -30,6 +30,7 @@ from absl import flags
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import keras  # noqa: E402
+from device_info import device_name  # noqa: E402
 
 import keras_dfkd  # noqa: E402
 from keras_dfkd import recipes  # noqa: E402
@@ -66,30 +67,6 @@ class RoundTimer(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.seconds.append(time.perf_counter() - self._start)
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line for line in f if line.startswith("model name")]
-        name = names[0].split(":", 1)[1].strip()
-    except (OSError, IndexError):
-        name = platform.processor() or platform.machine()
-    return f"CPU, {os.cpu_count()} cores ({name})"
-
-
-def device_name():
-    if keras.config.backend() == "jax":
-        import jax
-
-        device = jax.devices()[0]
-        if device.platform != "cpu":
-            return f"{device.platform.upper()}: {device.device_kind}"
-        return cpu_name()
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    return f"GPU: {gpus[0].name}" if gpus else cpu_name()
 
 
 def main(argv):
