@@ -13,11 +13,20 @@ def count(weights):
 
 def test_dafl_mnist_generator_parameter_count():
     # ALGORITHMS.md 14: DAFL/DFAD MNIST generator, latent 100, 1 channel.
-    generator = Generator(
-        (32, 32, 1), output_batch_norm=True, batch_norm_epsilon=0.8
-    )
+    generator = Generator.dafl((32, 32, 1))
     generator.build()
     assert count(generator.trainable_weights) == 1_049_985
+
+
+def test_dafl_generator_settings():
+    config = Generator.dafl(
+        (32, 32, 1), width=8, spectral_normalization=True, name="g"
+    ).get_config()
+    assert config["batch_norm_epsilon"] == 0.8
+    assert config["output_activation"] == "tanh"
+    assert config["output_batch_norm"] is True
+    assert config["spectral_normalization"] is True
+    assert (config["width"], config["name"]) == (8, "g")
 
 
 @pytest.mark.parametrize(

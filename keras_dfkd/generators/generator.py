@@ -179,6 +179,31 @@ class Generator(keras.layers.Layer):
                 center=False, scale=False, name="output_norm", **bn
             )
 
+    @classmethod
+    def dafl(cls, image_shape, **kwargs):
+        """DAFL's generator (block BN epsilon 0.8, tanh, affine-free BN).
+
+        The blocks' BN epsilon is 0.8 (sic), the output goes through `tanh`
+        and an affine-free BN, so images come out standardised. DAFL trains
+        it; PRE-DFKD trains it with `spectral_normalization=True`
+        and uses it, without, as its VAE's decoder.
+
+        Args:
+            image_shape: tuple `(height, width, channels)`.
+            **kwargs: the other constructor arguments (`latent_dim`,
+                `width`, `spectral_normalization`, `name`, ...).
+
+        Returns:
+            A `Generator`.
+        """
+        return cls(
+            image_shape,
+            batch_norm_epsilon=0.8,
+            output_activation="tanh",
+            output_batch_norm=True,
+            **kwargs,
+        )
+
     def _maybe_normalized(self, conv):
         if not self.spectral_normalization:
             return conv

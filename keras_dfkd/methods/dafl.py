@@ -84,13 +84,10 @@ class DAFL(Method):
                 "DAFL's activation loss reads the input of the teacher's "
                 "final layer; the teacher has no layer before its output."
             )
-        self.generator = Generator(
+        self.generator = Generator.dafl(
             self.image_shape,
             latent_dim=self.latent_dim,
             width=self.generator_width,
-            batch_norm_epsilon=0.8,
-            output_activation="tanh",
-            output_batch_norm=True,
             name="generator",
         )
         self.generator.build()

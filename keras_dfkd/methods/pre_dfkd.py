@@ -220,13 +220,10 @@ class PreDFKD(Method):
                 "teacher's final layer; the teacher has no layer before "
                 "its output."
             )
-        self.generator = Generator(
+        self.generator = Generator.dafl(
             self.image_shape,
             latent_dim=self.latent_dim,
             width=self.generator_width,
-            batch_norm_epsilon=0.8,
-            output_activation="tanh",
-            output_batch_norm=True,
             spectral_normalization=True,
             name="generator",
         )

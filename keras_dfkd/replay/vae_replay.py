@@ -126,13 +126,10 @@ class VAEReplay(Replay):
         self.encoder = VAEEncoder(
             image_shape, self.latent_dim, self.width, name="encoder"
         )
-        self.decoder = Generator(
+        self.decoder = Generator.dafl(
             image_shape,
             latent_dim=self.latent_dim,
             width=self.width,
-            batch_norm_epsilon=0.8,
-            output_activation="tanh",
-            output_batch_norm=True,
             name="decoder",
         )
         self.decoder.build()
