@@ -24,9 +24,10 @@ class Generator(keras.layers.Layer):
     set, the generator is class-conditional: the one-hot label is
     concatenated to the noise vector (Luo et al. 2020).
 
-    DAFL and DFAD use `output_activation="tanh"`, `output_batch_norm=True`
-    and `batch_norm_epsilon=0.8` (sic) in the conv blocks, so images come
-    out standardised, like normalised real images. The Fast/NAYER variant
+    DAFL and DFAD use `output_activation="tanh"` and
+    `output_batch_norm=True`, so images come out standardised, like
+    normalised real images; DAFL also keeps `batch_norm_epsilon=0.8` (sic)
+    in the conv blocks (`Generator.dafl`). The Fast/NAYER variant
     uses `output_activation="sigmoid"` (images in [0, 1], normalised
     afterwards) and convolutions without bias.
 
