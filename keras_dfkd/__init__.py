@@ -10,13 +10,17 @@ from keras_dfkd import models
 from keras_dfkd import replay
 from keras_dfkd import utils
 from keras_dfkd.distiller import DataFreeDistiller
+from keras_dfkd.input_range import InputRange
+from keras_dfkd.input_range_detection import detect_input_range
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DataFreeDistiller",
+    "InputRange",
     "callbacks",
     "datasets",
+    "detect_input_range",
     "generators",
     "layers",
     "losses",

@@ -10,6 +10,7 @@ _BACKEND = keras.config.backend()
 
 if _BACKEND == "jax":
     from keras_dfkd.backend.jax import JAXDistillerStep as DistillerStep
+    from keras_dfkd.backend.jax import compiled_input_gradient
     from keras_dfkd.backend.jax import cross_replica_mean
     from keras_dfkd.backend.jax import distribute_batch
     from keras_dfkd.backend.jax import input_gradient
@@ -19,6 +20,7 @@ elif _BACKEND == "tensorflow":
     from keras_dfkd.backend.tensorflow import (
         TensorFlowDistillerStep as DistillerStep,
     )
+    from keras_dfkd.backend.tensorflow import compiled_input_gradient
     from keras_dfkd.backend.tensorflow import cross_replica_mean
     from keras_dfkd.backend.tensorflow import distribute_batch
     from keras_dfkd.backend.tensorflow import input_gradient
@@ -37,6 +39,9 @@ else:
 
     def needs_static_repeats(model):
         return False
+
+    def compiled_input_gradient(fn):
+        return lambda x: input_gradient(fn, x)
 
     def input_gradient(fn, x):
         raise NotImplementedError(
@@ -57,6 +62,7 @@ else:
 
 __all__ = [
     "DistillerStep",
+    "compiled_input_gradient",
     "cross_replica_mean",
     "distribute_batch",
     "input_gradient",

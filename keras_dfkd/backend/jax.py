@@ -76,6 +76,7 @@ class JAXDistillerStep:
             for name, value in (end_logs or {}).items():
                 logs[name], weights[name] = value, 1.0
         tv, ntv, _ = self._jax_stateful(self.method.after_round, tv, ntv)
+        self._add_log_aliases(logs, weights)
         ov[self._multi_iterations_index] = ov[self._multi_iterations_index] + 1
         results, mv = self._jax_update_metrics(mv, logs, weights)
         return results, (tv, ntv, ov, mv)
@@ -205,6 +206,16 @@ class JAXDistillerStep:
             results = {name: t.result() for name, t in self._trackers.items()}
         mv = [scope.get_current_value(v) for v in self.metrics_variables]
         return results, mv
+
+
+def compiled_input_gradient(fn):
+    """`x -> (fn(x), d fn / dx)`, compiled once, for a read-only `fn`.
+
+    For eager helpers outside the training step (the input-range test)
+    that call `fn` many times: `fn` may read Keras variables (their
+    values are fixed at the first call) but must not assign any.
+    """
+    return jax.jit(jax.value_and_grad(fn))
 
 
 def input_gradient(fn, x):

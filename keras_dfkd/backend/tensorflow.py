@@ -36,6 +36,7 @@ class TensorFlowDistillerStep:
             for name, value in end_logs.items():
                 logs[name], weights[name] = value, 1.0
         self.method.after_round()
+        self._add_log_aliases(logs, weights)
         self.optimizer.iterations.assign_add(1)
         for name, value in logs.items():
             if name in self.method.gauge_names:
@@ -104,6 +105,15 @@ class TensorFlowDistillerStep:
             parallel_iterations=1,
         )
         return {n: carry[n] for n in produced}
+
+
+def compiled_input_gradient(fn):
+    """`x -> (fn(x), d fn / dx)` as one `tf.function`, for a read-only `fn`.
+
+    For eager helpers outside the training step (the input-range test)
+    that call `fn` many times; `fn` must not assign variables.
+    """
+    return tf.function(lambda x: input_gradient(fn, x), reduce_retracing=True)
 
 
 def input_gradient(fn, x):

@@ -3,5 +3,6 @@
 from keras_dfkd.layers.differentiable_augmentation import (
     DifferentiableAugmentation,
 )
+from keras_dfkd.layers.to_input_range import ToInputRange
 
-__all__ = ["DifferentiableAugmentation"]
+__all__ = ["DifferentiableAugmentation", "ToInputRange"]
