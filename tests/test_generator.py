@@ -64,12 +64,47 @@ def test_conditional_generator_uses_labels():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="cannot make 30x30"):
-        Generator((30, 30, 1))
+    with pytest.raises(ValueError, match="cannot make 3x3"):
+        Generator((3, 3, 1))
+    with pytest.raises(ValueError, match="output_activation='tanh'"):
+        Generator((8, 8, 1), output_batch_norm=True, input_range=(0, 1))
+    with pytest.raises(ValueError, match="output_activation='tanh'"):
+        Generator((8, 8, 1), output_activation=None, input_range=(0, 1))
     with pytest.raises(ValueError, match=r"\(height, width, channels\)"):
         Generator((32, 32))
     with pytest.raises(ValueError, match="output_activation"):
         Generator((32, 32, 1), output_activation="relu")
+
+
+@pytest.mark.parametrize("size", [28, 30, 33])
+def test_sizes_that_are_no_multiple_are_cropped(size):
+    generator = Generator((size, size + 2, 1), width=4)
+    images = generator(keras.random.normal((2, 100), seed=0))
+    assert tuple(images.shape) == (2, size, size + 2, 1)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_known_input_range_maps_the_activation(activation):
+    noise = keras.random.normal((64, 100), seed=1)
+    pixels = Generator((16, 16, 1), width=4, output_activation=activation)
+    raw = Generator(
+        (16, 16, 1),
+        width=4,
+        output_activation=activation,
+        input_range=(0, 255),
+    )
+    pixels.build()
+    raw.build()
+    raw.set_weights(pixels.get_weights())
+    expected = keras.ops.convert_to_numpy(pixels(noise))
+    if activation == "tanh":
+        expected = (expected + 1) / 2
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(raw(noise)), 255 * expected, rtol=1e-5
+    )
+    standardized = Generator((16, 16, 1), width=4, input_range="standardized")
+    assert standardized.output_norm is not None
+    assert standardized.get_config()["output_batch_norm"] is True
 
 
 def test_serialization_round_trip(tmp_path):

@@ -276,9 +276,14 @@ def test_dfad_rejects_unknown_replay():
         keras_dfkd.methods.DFAD(replay="images")
 
 
-def test_encoder_needs_multiples_of_eight():
-    with pytest.raises(ValueError, match="multiples of 8"):
-        keras_dfkd.replay.VAEEncoder((28, 28, 1))
+@pytest.mark.parametrize("size", [28, 30])
+def test_encoder_pads_sizes_that_are_no_multiple_of_eight(size):
+    encoder = keras_dfkd.replay.VAEEncoder((size, size, 1), 6, width=4)
+    images = np.random.default_rng(0).normal(size=(3, size, size, 1))
+    mean, log_variance = encoder(images.astype("float32"))
+    assert tuple(mean.shape) == tuple(log_variance.shape) == (3, 6)
+    with pytest.raises(ValueError, match=r"\(height, width, channels\)"):
+        keras_dfkd.replay.VAEEncoder((28, 28))
 
 
 def test_encoder_round_trip(tmp_path):

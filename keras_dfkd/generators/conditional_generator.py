@@ -4,6 +4,8 @@ import keras
 from keras import ops
 
 from keras_dfkd.api_export import keras_dfkd_export
+from keras_dfkd.input_range import InputRange
+from keras_dfkd.layers.to_input_range import ToInputRange
 
 #: The smallest feature map the automatic upsampling stack starts from.
 MIN_INITIAL_SIZE = 7
@@ -35,6 +37,10 @@ class ConditionalGenerator(keras.layers.Layer):
         h = LeakyReLU(BN_eps0.8(Conv3x3(c_i)(NearestUpsample_x2(h))))
     x = BN(scale only)(tanh(Conv3x3(C)(h)))
     ```
+
+    With a known `input_range` the last line is instead
+    `x = ToInputRange((tanh(Conv3x3(C)(h)) + 1) / 2)`: images in the
+    teacher's domain rather than standardised by the output BN.
 
     with `s = H / 2**n`, `c_i = width * 2**min(n - 1 - i, 3)` (Luo's
     `[128, 64]` for `n = 2`, `width = 64`) and `c_0` the first block's
@@ -93,9 +99,13 @@ class ConditionalGenerator(keras.layers.Layer):
         separable=False,
         batch_norm_epsilon=0.8,
         batch_norm_momentum=0.9,
+        input_range=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        input_range = InputRange.get(input_range)
+        if input_range is not None and input_range.is_standardized:
+            input_range = None
         image_shape = tuple(int(d) for d in image_shape)
         if len(image_shape) != 3:
             raise ValueError(
@@ -134,6 +144,7 @@ class ConditionalGenerator(keras.layers.Layer):
         self.separable = separable
         self.batch_norm_epsilon = batch_norm_epsilon
         self.batch_norm_momentum = batch_norm_momentum
+        self.input_range = input_range
 
         self._initial_size = (height // factor, image_width // factor)
         self._block_channels = [
@@ -171,9 +182,15 @@ class ConditionalGenerator(keras.layers.Layer):
         self.to_image = keras.layers.Conv2D(
             channels, 3, padding="same", name="to_image", **policy
         )
-        self.output_norm = keras.layers.BatchNormalization(
-            center=False, scale=True, name="output_norm", **bn
-        )
+        self.output_norm = self.to_input_range = None
+        if input_range is None:
+            self.output_norm = keras.layers.BatchNormalization(
+                center=False, scale=True, name="output_norm", **bn
+            )
+        else:
+            self.to_input_range = ToInputRange(
+                input_range, name="to_input_range", **policy
+            )
 
     def build(self, input_shape=None):
         self.project.build((None, self.latent_dim + self.num_classes))
@@ -186,7 +203,10 @@ class ConditionalGenerator(keras.layers.Layer):
             channels = conv.filters
             norm.build((None, h, w, channels))
         self.to_image.build((None, h, w, channels))
-        self.output_norm.build((None, h, w, self.image_shape[-1]))
+        if self.output_norm is not None:
+            self.output_norm.build((None, h, w, self.image_shape[-1]))
+        else:
+            self.to_input_range.build((None, h, w, self.image_shape[-1]))
         self.built = True
 
     def call(self, inputs, training=None):
@@ -209,7 +229,9 @@ class ConditionalGenerator(keras.layers.Layer):
             x = ops.repeat(ops.repeat(x, 2, axis=1), 2, axis=2)
             x = ops.leaky_relu(norm(conv(x), training=training), 0.2)
         x = ops.tanh(self.to_image(x))
-        return self.output_norm(x, training=training)
+        if self.output_norm is not None:
+            return self.output_norm(x, training=training)
+        return self.to_input_range((x + 1.0) * 0.5)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0][0],) + self.image_shape
@@ -226,6 +248,11 @@ class ConditionalGenerator(keras.layers.Layer):
                 "separable": self.separable,
                 "batch_norm_epsilon": self.batch_norm_epsilon,
                 "batch_norm_momentum": self.batch_norm_momentum,
+                "input_range": (
+                    None
+                    if self.input_range is None
+                    else self.input_range.get_config()
+                ),
             }
         )
         return config

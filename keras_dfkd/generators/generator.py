@@ -4,6 +4,8 @@ import keras
 from keras import ops
 
 from keras_dfkd.api_export import keras_dfkd_export
+from keras_dfkd.input_range import InputRange
+from keras_dfkd.layers.to_input_range import ToInputRange
 
 
 @keras_dfkd_export("keras_dfkd.generators.Generator")
@@ -18,9 +20,17 @@ class Generator(keras.layers.Layer):
     [Upsample x2 -> Conv3x3(2w) -> BN -> LeakyReLU(0.2)] * (num_upsamples-1)
     Upsample x2 -> Conv3x3(w) -> BN -> LeakyReLU(0.2)
     Conv3x3(C) -> output_activation [-> BN(C, affine-free)]
+    [-> pixels in [0, 1] -> ToInputRange(input_range)]
     ```
 
-    with `s = H / 2**num_upsamples` and `w = width`. With `num_classes`
+    with `s = ceil(H / 2**num_upsamples)` and `w = width`; images of a
+    size that is no multiple of `2**num_upsamples` (e.g. 30 px with 2
+    upsamplings) are made slightly larger and centre-cropped. With
+    `input_range` the output lies in the teacher's input domain: a
+    known range maps the activation's output (tanh's [-1, 1] or
+    sigmoid's [0, 1]) onto pixels in [0, 1] and then with
+    `keras_dfkd.layers.ToInputRange`; `InputRange.standardized()` adds
+    the affine-free output BN instead. With `num_classes`
     set, the generator is class-conditional: the one-hot label is
     concatenated to the noise vector (Luo et al. 2020).
 
@@ -33,8 +43,8 @@ class Generator(keras.layers.Layer):
 
     Args:
         image_shape: tuple `(height, width, channels)` of the images to make,
-            usually the teacher's input shape. Height and width must be
-            divisible by `2**num_upsamples`.
+            usually the teacher's input shape. Height and width must be at
+            least `2**num_upsamples`.
         latent_dim: int. Size of the noise vector. Defaults to `100`.
         width: int. Channel width `w` of the last conv block; the first
             blocks use `2 * w`. Defaults to `64` (the papers' value; use 8-16
@@ -49,7 +59,8 @@ class Generator(keras.layers.Layer):
         output_activation: `"tanh"`, `"sigmoid"` or `None`. Defaults to
             `"tanh"`.
         output_batch_norm: bool. Append an affine-free BN to the output
-            (DAFL/DFAD). Defaults to `False`.
+            (DAFL/DFAD); the same as `input_range="standardized"`.
+            Defaults to `False`.
         conv_bias: bool. Whether the hidden convolutions have a bias.
             Defaults to `True`.
         spectral_normalization: bool. Wrap every convolution in Keras's
@@ -91,9 +102,24 @@ class Generator(keras.layers.Layer):
         output_batch_norm=False,
         conv_bias=True,
         spectral_normalization=False,
+        input_range=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        input_range = InputRange.get(input_range)
+        if input_range is not None and input_range.is_standardized:
+            output_batch_norm, input_range = True, None
+        if input_range is not None and (
+            output_batch_norm or output_activation is None
+        ):
+            raise ValueError(
+                "A generator with a known `input_range` maps its "
+                "activation's output onto the range: it needs "
+                "output_activation='tanh' or 'sigmoid' and no output "
+                "batch norm; received output_activation="
+                f"{output_activation!r}, output_batch_norm="
+                f"{output_batch_norm}."
+            )
         image_shape = tuple(int(d) for d in image_shape)
         if len(image_shape) != 3:
             raise ValueError(
@@ -103,12 +129,11 @@ class Generator(keras.layers.Layer):
             )
         factor = 2**num_upsamples
         height, width_px, channels = image_shape
-        if height % factor or width_px % factor or height < factor:
+        if min(height, width_px) < factor:
             raise ValueError(
                 f"The generator cannot make {height}x{width_px} images with "
                 f"num_upsamples={num_upsamples}: height and width must be "
-                f"multiples of {factor}. Resize the teacher's input (e.g. "
-                "28 -> 32 for MNIST) or choose another `num_upsamples`."
+                f"at least {factor}. Choose a smaller `num_upsamples`."
             )
         if latent_dim < 1 or width < 1:
             raise ValueError(
@@ -131,8 +156,10 @@ class Generator(keras.layers.Layer):
         self.output_batch_norm = output_batch_norm
         self.conv_bias = conv_bias
         self.spectral_normalization = spectral_normalization
+        self.input_range = input_range
 
-        self._init_size = (height // factor, width_px // factor)
+        # Rounded up; the output is centre-cropped to the image size.
+        self._init_size = (-(-height // factor), -(-width_px // factor))
         self._init_channels = 2 * width
         bn = dict(momentum=batch_norm_momentum, dtype=self.dtype_policy)
         self.project = keras.layers.Dense(
@@ -179,9 +206,14 @@ class Generator(keras.layers.Layer):
             self.output_norm = keras.layers.BatchNormalization(
                 center=False, scale=False, name="output_norm", **bn
             )
+        self.to_input_range = None
+        if input_range is not None:
+            self.to_input_range = ToInputRange(
+                input_range, dtype=self.dtype_policy, name="to_input_range"
+            )
 
     @classmethod
-    def dafl(cls, image_shape, **kwargs):
+    def dafl(cls, image_shape, input_range=None, **kwargs):
         """DAFL's generator (block BN epsilon 0.8, tanh, affine-free BN).
 
         The blocks' BN epsilon is 0.8 (sic), the output goes through `tanh`
@@ -191,6 +223,9 @@ class Generator(keras.layers.Layer):
 
         Args:
             image_shape: tuple `(height, width, channels)`.
+            input_range: `None` or the teacher's input range: a known
+                range maps the tanh output onto it instead of the output
+                BN standardising it. Defaults to `None`.
             **kwargs: the other constructor arguments (`latent_dim`,
                 `width`, `spectral_normalization`, `name`, ...).
 
@@ -201,7 +236,8 @@ class Generator(keras.layers.Layer):
             image_shape,
             batch_norm_epsilon=0.8,
             output_activation="tanh",
-            output_batch_norm=True,
+            output_batch_norm=input_range is None,
+            input_range=input_range,
             **kwargs,
         )
 
@@ -225,7 +261,9 @@ class Generator(keras.layers.Layer):
             norm.build((None, h, w, channels))
         self.to_image.build((None, h, w, channels))
         if self.output_norm is not None:
-            self.output_norm.build((None, h, w, self.image_shape[-1]))
+            self.output_norm.build((None,) + self.image_shape)
+        if self.to_input_range is not None:
+            self.to_input_range.build((None,) + self.image_shape)
         self.built = True
 
     def call(self, inputs, training=None):
@@ -253,12 +291,21 @@ class Generator(keras.layers.Layer):
             x = norm(x, training=training)
             x = ops.leaky_relu(x, negative_slope=0.2)
         x = self.to_image(x, training=training)
+        height, width = self.image_shape[:2]
+        top = (x.shape[1] - height) // 2
+        left = (x.shape[2] - width) // 2
+        if top or left:
+            x = x[:, top : top + height, left : left + width, :]
         if self.output_activation == "tanh":
             x = ops.tanh(x)
         elif self.output_activation == "sigmoid":
             x = ops.sigmoid(x)
         if self.output_norm is not None:
             x = self.output_norm(x, training=training)
+        if self.to_input_range is not None:
+            if self.output_activation == "tanh":
+                x = (x + 1.0) * 0.5
+            x = self.to_input_range(x)
         return x
 
     def compute_output_shape(self, input_shape):
@@ -281,6 +328,11 @@ class Generator(keras.layers.Layer):
                 "output_batch_norm": self.output_batch_norm,
                 "conv_bias": self.conv_bias,
                 "spectral_normalization": self.spectral_normalization,
+                "input_range": (
+                    None
+                    if self.input_range is None
+                    else self.input_range.get_config()
+                ),
             }
         )
         return config

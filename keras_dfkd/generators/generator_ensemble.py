@@ -38,6 +38,8 @@ class GeneratorEnsemble(keras.Model):
         width: int. Channels of each member's last block. Defaults to `64`.
         num_upsamples: int or `None`. See `ConditionalGenerator`.
         separable: bool. See `ConditionalGenerator`. Defaults to `False`.
+        input_range: `None` or the teacher's `keras_dfkd.InputRange`. See
+            `ConditionalGenerator`. Defaults to `None`.
         **kwargs: standard model arguments such as `name`.
 
     Call arguments:
@@ -70,6 +72,7 @@ class GeneratorEnsemble(keras.Model):
         width=64,
         num_upsamples=None,
         separable=False,
+        input_range=None,
         **kwargs,
     ):
         kwargs.setdefault("name", "generator_ensemble")
@@ -92,12 +95,14 @@ class GeneratorEnsemble(keras.Model):
                 width=width,
                 num_upsamples=num_upsamples,
                 separable=separable,
+                input_range=input_range,
                 dtype=self.dtype_policy,
                 name=f"member_{i}",
             )
             for i in range(size)
         ]
         self.num_upsamples = self.members[0].num_upsamples
+        self.input_range = self.members[0].input_range
         # Members are built here (their shapes are known), so a reloaded
         # ensemble has its weights before the first call.
         for member in self.members:
@@ -156,6 +161,11 @@ class GeneratorEnsemble(keras.Model):
                 "width": self.width,
                 "num_upsamples": self.num_upsamples,
                 "separable": self.separable,
+                "input_range": (
+                    None
+                    if self.input_range is None
+                    else self.input_range.get_config()
+                ),
             }
         )
         return config

@@ -21,7 +21,8 @@ class VAEEncoder(keras.Model):
     flatten -> Dense(latent_dim) (mean), Dense(latent_dim) (log-variance)
     ```
 
-    Height and width must be multiples of 8.
+    Images whose height or width is no multiple of 8 (e.g. 28x28) are
+    zero-padded at the bottom and right to the next multiple first.
 
     Args:
         image_shape: tuple `(height, width, channels)`.
@@ -51,11 +52,10 @@ class VAEEncoder(keras.Model):
     def __init__(self, image_shape, latent_dim=1000, width=64, **kwargs):
         super().__init__(**kwargs)
         image_shape = tuple(int(d) for d in image_shape)
-        if len(image_shape) != 3 or image_shape[0] % 8 or image_shape[1] % 8:
+        if len(image_shape) != 3:
             raise ValueError(
-                "The VAE encoder needs images (height, width, channels) "
-                f"with height and width multiples of 8; received "
-                f"{image_shape}. Resize the teacher's input (e.g. 28 -> 32)."
+                "The VAE encoder needs images (height, width, channels); "
+                f"received {image_shape}."
             )
         if latent_dim < 1 or width < 1:
             raise ValueError(
@@ -83,8 +83,14 @@ class VAEEncoder(keras.Model):
         self.log_variance = keras.layers.Dense(latent_dim, name="log_variance")
         self.build((None,) + image_shape)
 
+    @property
+    def _padded_size(self):
+        h, w = self.image_shape[:2]
+        return -(-h // 8) * 8, -(-w // 8) * 8
+
     def build(self, input_shape):
-        h, w, channels = self.image_shape
+        h, w = self._padded_size
+        channels = self.image_shape[-1]
         self.convs[0].build((None, h, w, channels))
         self.norms[0].build((None, h, w, self.width))
         self.convs[1].build((None, h, w, self.width))
@@ -100,6 +106,10 @@ class VAEEncoder(keras.Model):
     def call(self, images, training=None):
         norm = ops.sqrt(ops.sum(ops.square(images), axis=1, keepdims=True))
         x = images / ops.maximum(norm, 1e-12)
+        h, w = self._padded_size
+        if (h, w) != tuple(self.image_shape[:2]):
+            pad_h, pad_w = h - x.shape[1], w - x.shape[2]
+            x = ops.pad(x, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)))
         for i, (conv, bn) in enumerate(zip(self.convs, self.norms)):
             x = bn(conv(x), training=training)
             if i < 2:

@@ -128,6 +128,7 @@ class VAEReplay(Replay):
         )
         self.decoder = Generator.dafl(
             image_shape,
+            input_range=teacher.input_range,
             latent_dim=self.latent_dim,
             width=self.width,
             name="decoder",
@@ -201,6 +202,12 @@ class VAEReplay(Replay):
         sample_weight,
     ):
         """Returns `(pixel_l1, logit_l1, kl)`, sample-weighted means."""
+        images, reconstructions, mean, log_variance = (
+            ops.cast(x, "float32")
+            for x in (images, reconstructions, mean, log_variance)
+        )
+        reconstruction_logits = ops.cast(reconstruction_logits, "float32")
+        teacher_logits = ops.cast(teacher_logits, "float32")
         weight = ops.cast(sample_weight, "float32")
         total = ops.maximum(ops.sum(weight), 1.0)
         pixel = ops.mean(ops.abs(reconstructions - images), axis=(1, 2, 3))
@@ -228,13 +235,16 @@ class VAEReplay(Replay):
             ],
             axis=0,
         )
-        mean, log_variance = self.encoder(data, training=True)
-        noise = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
+        units = self.teacher.input_range.pixel_units
+        mean, log_variance = self.encoder(units(data), training=True)
+        noise = keras.random.normal(
+            ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator
+        )
         latents = mean + ops.exp(0.5 * log_variance) * noise
         reconstructions = self.decoder(latents, training=True)
         pixel, logit, kl = self.loss_terms(
-            data,
-            reconstructions,
+            units(data),
+            units(reconstructions),
             self.teacher(data)["logits"],
             self.teacher(reconstructions)["logits"],
             mean,
