@@ -26,6 +26,8 @@ def activation_loss(features):
     Returns:
         A tensor of shape `(N,)`, the per-sample loss.
     """
+    # Losses in float32, whatever the dtype policy.
+    features = ops.cast(features, "float32")
     features = ops.convert_to_tensor(features)
     magnitude = ops.abs(features)
     if len(features.shape) > 1:

@@ -30,6 +30,8 @@ def information_entropy_loss(logits):
     Returns:
         A scalar tensor (a batch-level quantity, not a per-sample one).
     """
+    # Losses in float32, whatever the dtype policy.
+    logits = ops.cast(logits, "float32")
     logits = ops.convert_to_tensor(logits)
     # The global batch's mean prediction on several TF replicas.
     mean_probs = backend.cross_replica_mean(

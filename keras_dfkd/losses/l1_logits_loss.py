@@ -26,6 +26,9 @@ def l1_logits_loss(teacher_logits, student_logits):
     Returns:
         A tensor of shape `(N,)`, the per-sample loss.
     """
+    # Losses in float32, whatever the dtype policy.
+    teacher_logits = ops.cast(teacher_logits, "float32")
+    student_logits = ops.cast(student_logits, "float32")
     teacher_logits = ops.convert_to_tensor(teacher_logits)
     student_logits = ops.convert_to_tensor(student_logits)
     return ops.mean(ops.abs(student_logits - teacher_logits), axis=-1)

@@ -32,6 +32,9 @@ def masked_kl_divergence(teacher_logits, student_logits, temperature=1.0):
     Returns:
         A tensor of shape `(N,)`, the per-sample loss.
     """
+    # Losses in float32, whatever the dtype policy.
+    teacher_logits = ops.cast(teacher_logits, "float32")
+    student_logits = ops.cast(student_logits, "float32")
     teacher_logits = ops.convert_to_tensor(teacher_logits)
     student_logits = ops.convert_to_tensor(student_logits)
     log_p_t = ops.log_softmax(teacher_logits / temperature, axis=-1)

@@ -24,6 +24,8 @@ def one_hot_cross_entropy(logits):
     Returns:
         A tensor of shape `(N,)`, the per-sample loss.
     """
+    # Losses in float32, whatever the dtype policy.
+    logits = ops.cast(logits, "float32")
     logits = ops.convert_to_tensor(logits)
     log_probs = ops.log_softmax(logits, axis=-1)
     labels = ops.one_hot(
