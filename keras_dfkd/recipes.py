@@ -18,32 +18,6 @@ from keras_dfkd import callbacks
 from keras_dfkd import datasets
 from keras_dfkd import models
 
-#: PRE-DFKD scaled for 28-32 px grey-scale pairs (LeNet-5 -> LeNet-5-half)
-#: on a CPU: the paper's networks at a quarter of their width and latents
-#: of 256 instead of 1000, 5 student and 2 VAE steps per round.
-PRE_DFKD_CPU_SETTINGS = {
-    "batch_size": 256,
-    "latent_dim": 256,
-    "generator_width": 16,
-    "student_steps": 5,
-    "replay_steps": 2,
-    "vae_latent_dim": 256,
-    "vae_width": 16,
-}
-
-#: Large-Scale Generative DFD for the same CPU pairs: generators of a
-#: quarter of the paper's width, 200 rounds of stage 1 (all members at
-#: once), then 5 student steps per round on the frozen ensemble, the
-#: student's learning rate decaying (cosine) over 1000 stage-2 rounds,
-#: about what a 600 s run of this pair makes on 2 CPU cores.
-LARGE_SCALE_CPU_SETTINGS = {
-    "batch_size": 256,
-    "generator_width": 16,
-    "generator_rounds": 200,
-    "student_steps": 5,
-    "decay_rounds": 1000,
-}
-
 ARCHITECTURES = {
     "lenet5": models.lenet5,
     "lenet5_half": models.lenet5_half,
@@ -70,24 +44,48 @@ def build_model(architecture, num_classes, input_shape):
 def dataset_method_arguments(method, dataset):
     """Method arguments that come from the dataset's description.
 
-    NAYER embeds the class names, normalises its sigmoid images like the
-    teacher's training data and flips its images only where mirroring
-    keeps the class (not for digits); the other methods need nothing.
+    NAYER embeds the class names and flips its images only where
+    mirroring keeps the class (not for digits); the other methods need
+    nothing.
     """
     if method != "nayer":
         return {}
     info = datasets.get_info(dataset)
     return {
         "class_names": info.class_names,
-        "image_normalization": (info.mean, info.std),
         "augmentation": "auto" if info.flip_invariant else "crop",
     }
+
+
+def recipe_input_range(dataset):
+    """The input domain of the recipe teachers: `(mean, std)` per channel.
+
+    `train_teacher` standardises pixels in [0, 1] with the dataset's
+    per-channel mean and std (`load_data`); pass this as
+    `DataFreeDistiller(..., input_range=...)` to declare it exactly.
+    """
+    info = datasets.get_info(dataset)
+    return (tuple(info.mean), tuple(info.std))
 
 
 def load_data(dataset, split, image_size=32):
     """Returns normalised float32 images and int labels of a real split."""
     x, y = datasets.load(dataset, split=split, image_size=image_size)
     return datasets.normalize(x, dataset), np.asarray(y, "int64")
+
+
+def load_data_in_range(dataset, split, input_range, image_size=32):
+    """A real split with images in `input_range` (a `keras_dfkd.InputRange`).
+
+    Known ranges map pixels in [0, 1] into the domain; the standardized
+    range uses the dataset's own per-channel statistics (`load_data`).
+    """
+    if input_range.is_standardized:
+        return load_data(dataset, split, image_size)
+    x, y = datasets.load(dataset, split=split, image_size=image_size)
+    pixels = np.asarray(x, "float32") / 255.0
+    images = keras.ops.convert_to_numpy(input_range.from_pixels(pixels))
+    return np.asarray(images, "float32"), np.asarray(y, "int64")
 
 
 def accuracy(model, x, y, batch_size=500):

@@ -30,7 +30,6 @@ def make_method(**overrides):
         generator_life=2,
         noise_dim=64,
         generator_width=4,
-        image_normalization=((0.5,), (0.25,)),
         pool_capacity=50,
         seed=3,
     )
@@ -38,12 +37,12 @@ def make_method(**overrides):
     return keras_dfkd.methods.NAYER(**kwargs)
 
 
-def make_distiller(seed=0, **overrides):
+def make_distiller(seed=0, input_range=((0.5,), (0.25,)), **overrides):
     keras.utils.set_random_seed(seed)
     teacher = small_net(8, "teacher")
     student = small_net(4, "student")
     return keras_dfkd.DataFreeDistiller(
-        teacher, student, make_method(**overrides)
+        teacher, student, make_method(**overrides), input_range=input_range
     )
 
 

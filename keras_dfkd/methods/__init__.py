@@ -20,7 +20,22 @@ _METHODS = {
 
 
 def get(name, **kwargs):
-    """Returns a method by name, e.g. `get("dfad", batch_size=256)`."""
+    """Returns a method by name, e.g. `get("dfad", batch_size=256)`.
+
+    A `Method` instance is returned as it is (like `keras.optimizers.get`).
+    """
+    if isinstance(name, Method):
+        if kwargs:
+            raise ValueError(
+                "methods.get() got a Method instance and arguments "
+                f"{sorted(kwargs)}; pass the arguments to the constructor."
+            )
+        return name
+    if not isinstance(name, str):
+        raise TypeError(
+            "methods.get() takes a method name or a Method; received "
+            f"{type(name).__name__}."
+        )
     try:
         cls = _METHODS[name.lower()]
     except KeyError:
@@ -28,6 +43,23 @@ def get(name, **kwargs):
             f"Unknown method {name!r}; available: {sorted(_METHODS)}."
         ) from None
     return cls(**kwargs)
+
+
+def from_preset(preset, **overrides):
+    """A method from a preset name of any method, e.g. `"nayer_cpu"`.
+
+    Args:
+        preset: str, a key of some method's `presets`.
+        **overrides: constructor arguments on top of the preset's.
+
+    Returns:
+        A new `Method`.
+    """
+    for cls in _METHODS.values():
+        if preset in cls.presets:
+            return cls.from_preset(preset, **overrides)
+    names = sorted(p for cls in _METHODS.values() for p in cls.presets)
+    raise ValueError(f"Unknown preset {preset!r}; available: {names}.")
 
 
 __all__ = [
@@ -39,5 +71,6 @@ __all__ = [
     "NAYER",
     "Phase",
     "PreDFKD",
+    "from_preset",
     "get",
 ]

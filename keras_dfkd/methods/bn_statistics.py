@@ -10,9 +10,10 @@ from keras_dfkd.generators.generator import Generator
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.method import check_int
+from keras_dfkd.methods.method import check_student_optimizer
 from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import generator_adam
-from keras_dfkd.methods.method import momentum_sgd
+from keras_dfkd.methods.method import make_student_optimizer
 from keras_dfkd.methods.method import serialize_layer
 
 ADVERSARIAL_LOSSES = ("masked_kl", "kl", "js", "none")
@@ -50,20 +51,17 @@ class BNStatistics(Method):
             `"masked_kl"`.
         balance_weight: float. Defaults to `20.0`.
         temperature: float. KD temperature `tau`. Defaults to `20.0`.
-        image_normalization: `None` or `(mean, std)` per-channel tuples.
-            With it the generator ends in a sigmoid (pixels in [0, 1]) and
-            its images are normalised like the teacher's training data;
-            without it the generator ends in tanh and an affine-free BN.
-            Defaults to `None`.
         augmentation: `None` or a layer applied to the synthetic images
             before the networks see them, e.g.
             `keras_dfkd.layers.DifferentiableAugmentation()`. Defaults to
             `None`.
         generator_learning_rate: float. Adam(beta_1=0.5, beta_2=0.999).
             Defaults to `1e-3`.
-        student_learning_rate: float. SGD(momentum 0.9). Defaults to
-            `0.1`.
-        student_weight_decay: float. Defaults to `1e-4`.
+        student_optimizer: `"sgd"` (momentum 0.9, DFQ's) or `"adam"`.
+            Defaults to `"sgd"`.
+        student_learning_rate: float or `None` (`0.1` for SGD, `1e-3` for
+            Adam). Defaults to `None`.
+        student_weight_decay: float, SGD's. Defaults to `1e-4`.
         seed: int or `None`. Defaults to `None`.
         **kwargs: standard layer arguments.
 
@@ -84,6 +82,20 @@ class BNStatistics(Method):
 
     requires_batch_norm = True
     supports_distribution = True
+    presets = {
+        # The DFQ baseline as the Fast-Datafree harness runs it.
+        "bn_statistics_dfq": dict(
+            batch_size=256,
+            latent_dim=256,
+            generator_width=64,
+            student_steps=10,
+            student_optimizer="sgd",
+            student_learning_rate=0.1,
+        ),
+        "bn_statistics_cpu": dict(
+            batch_size=128, generator_width=16, student_steps=5
+        ),
+    }
 
     def __init__(
         self,
@@ -98,10 +110,10 @@ class BNStatistics(Method):
         adversarial_loss="masked_kl",
         balance_weight=20.0,
         temperature=20.0,
-        image_normalization=None,
         augmentation=None,
         generator_learning_rate=1e-3,
-        student_learning_rate=0.1,
+        student_optimizer="sgd",
+        student_learning_rate=None,
         student_weight_decay=1e-4,
         seed=None,
         **kwargs,
@@ -123,22 +135,25 @@ class BNStatistics(Method):
         self.adversarial_loss = adversarial_loss
         self.balance_weight = balance_weight
         self.temperature = temperature
-        self.image_normalization = image_normalization
         self.augmentation = deserialize_layer(augmentation)
         self.generator_learning_rate = generator_learning_rate
+        check_student_optimizer(student_optimizer)
+        if student_learning_rate is None:
+            student_learning_rate = 0.1 if student_optimizer == "sgd" else 1e-3
+        self.student_optimizer = student_optimizer
         self.student_learning_rate = student_learning_rate
         self.student_weight_decay = student_weight_decay
 
     def build_synthesizer(self, teacher, student):
-        self.set_normalization(self.image_normalization)
+        # DFQ's tanh and affine-free BN for standardised teachers; the
+        # Fast/NAYER line's sigmoid pixels for a known input range.
+        standardized = self.input_range.is_standardized
         self.generator = Generator(
             self.image_shape,
             latent_dim=self.latent_dim,
             width=self.generator_width,
-            output_activation=(
-                "sigmoid" if self.image_normalization is not None else "tanh"
-            ),
-            output_batch_norm=self.image_normalization is None,
+            output_activation="tanh" if standardized else "sigmoid",
+            input_range=self.input_range,
             conv_bias=False,
             name="generator",
         )
@@ -152,8 +167,10 @@ class BNStatistics(Method):
     def default_optimizers(self):
         return {
             "generator": generator_adam(self.generator_learning_rate),
-            "student": momentum_sgd(
-                self.student_learning_rate, self.student_weight_decay
+            "student": make_student_optimizer(
+                self.student_optimizer,
+                self.student_learning_rate,
+                self.student_weight_decay,
             ),
         }
 
@@ -176,16 +193,8 @@ class BNStatistics(Method):
             "agreement",
         ]
 
-    def generate(self, batch_size, training=False):
-        images = self.generator(
-            self.sample_noise(batch_size), training=training
-        )
-        return self.normalize(images)
-
     def phase_loss(self, phase, student):
-        images = self.normalize(
-            self.generator(self.sample_noise(), training=True)
-        )
+        images = self.generator(self.sample_noise(), training=True)
         if phase.name == "student":
             images = self.augment(ops.stop_gradient(images))
             return self.kl_distillation_loss(images, student, self.temperature)
@@ -246,9 +255,9 @@ class BNStatistics(Method):
                 "adversarial_loss": self.adversarial_loss,
                 "balance_weight": self.balance_weight,
                 "temperature": self.temperature,
-                "image_normalization": self.image_normalization,
                 "augmentation": serialize_layer(self.augmentation),
                 "generator_learning_rate": self.generator_learning_rate,
+                "student_optimizer": self.student_optimizer,
                 "student_learning_rate": self.student_learning_rate,
                 "student_weight_decay": self.student_weight_decay,
             }

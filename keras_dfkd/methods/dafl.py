@@ -54,6 +54,11 @@ class DAFL(Method):
         - [Chen et al., 2019](https://arxiv.org/abs/1904.01186)
     """
 
+    presets = {
+        "dafl_mnist": dict(batch_size=512, latent_dim=100, generator_width=64),
+        "dafl_cpu": dict(batch_size=256, generator_width=16),
+    }
+
     def __init__(
         self,
         batch_size=512,
@@ -86,6 +91,7 @@ class DAFL(Method):
             )
         self.generator = Generator.dafl(
             self.image_shape,
+            input_range=self.input_range,
             latent_dim=self.latent_dim,
             width=self.generator_width,
             name="generator",

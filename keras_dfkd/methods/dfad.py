@@ -9,8 +9,10 @@ from keras_dfkd.generators.generator import Generator
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.method import check_int
+from keras_dfkd.methods.method import check_student_optimizer
 from keras_dfkd.methods.method import derived_seed
 from keras_dfkd.methods.method import deserialize_layer
+from keras_dfkd.methods.method import make_student_optimizer
 from keras_dfkd.methods.method import serialize_layer
 from keras_dfkd.replay.replay import Replay
 from keras_dfkd.replay.vae_replay import VAEReplay
@@ -49,8 +51,11 @@ class DFAD(Method):
         generator_width: int. Width of the DCGAN generator. Defaults to `64`.
         student_steps: int. Student steps per round. Defaults to `5`.
         generator_learning_rate: float. Defaults to `1e-3`.
-        student_learning_rate: float. Defaults to `0.01`.
-        student_weight_decay: float. Defaults to `1e-4`.
+        student_optimizer: `"sgd"` (momentum 0.9, DFAD's) or `"adam"`.
+            Defaults to `"sgd"`.
+        student_learning_rate: float or `None` (`0.01` for SGD, `1e-3`
+            for Adam). Defaults to `None`.
+        student_weight_decay: float, SGD's. Defaults to `1e-4`.
         replay: `None`, `"vae"` (a `keras_dfkd.replay.VAEReplay` with its
             defaults) or any `keras_dfkd.replay.Replay`. Defaults to `None`.
         memory_batch_size: int or `None`. Replayed images per student
@@ -73,6 +78,18 @@ class DFAD(Method):
         - [Fang et al., 2019](https://arxiv.org/abs/1912.11006)
     """
 
+    presets = {
+        "dfad_mnist": dict(
+            batch_size=512,
+            latent_dim=100,
+            generator_width=64,
+            student_steps=5,
+            student_optimizer="sgd",
+            student_learning_rate=0.01,
+        ),
+        "dfad_cpu": dict(batch_size=256, generator_width=16, student_steps=5),
+    }
+
     def __init__(
         self,
         batch_size=512,
@@ -80,7 +97,8 @@ class DFAD(Method):
         generator_width=64,
         student_steps=5,
         generator_learning_rate=1e-3,
-        student_learning_rate=0.01,
+        student_optimizer="sgd",
+        student_learning_rate=None,
         student_weight_decay=1e-4,
         replay=None,
         memory_batch_size=None,
@@ -112,6 +130,10 @@ class DFAD(Method):
         self.generator_width = generator_width
         self.student_steps = student_steps
         self.generator_learning_rate = generator_learning_rate
+        check_student_optimizer(student_optimizer)
+        if student_learning_rate is None:
+            student_learning_rate = 0.01 if student_optimizer == "sgd" else 1e-3
+        self.student_optimizer = student_optimizer
         self.student_learning_rate = student_learning_rate
         self.student_weight_decay = student_weight_decay
 
@@ -127,7 +149,7 @@ class DFAD(Method):
             latent_dim=self.latent_dim,
             width=self.generator_width,
             output_activation="tanh",
-            output_batch_norm=True,
+            input_range=self.input_range,
             name="generator",
         )
         self.generator.build()
@@ -137,10 +159,10 @@ class DFAD(Method):
     def default_optimizers(self):
         return {
             "generator": keras.optimizers.Adam(self.generator_learning_rate),
-            "student": keras.optimizers.SGD(
+            "student": make_student_optimizer(
+                self.student_optimizer,
                 self.student_learning_rate,
-                momentum=0.9,
-                weight_decay=self.student_weight_decay,
+                self.student_weight_decay,
             ),
         }
 
@@ -191,6 +213,7 @@ class DFAD(Method):
                 "generator_width": self.generator_width,
                 "student_steps": self.student_steps,
                 "generator_learning_rate": self.generator_learning_rate,
+                "student_optimizer": self.student_optimizer,
                 "student_learning_rate": self.student_learning_rate,
                 "student_weight_decay": self.student_weight_decay,
                 "replay": serialize_layer(self.replay),

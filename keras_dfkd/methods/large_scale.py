@@ -7,17 +7,19 @@ from keras_dfkd import backend
 from keras_dfkd import losses
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.generator_ensemble import GeneratorEnsemble
+from keras_dfkd.input_range import InputRange
 from keras_dfkd.layers.differentiable_augmentation import (
     DifferentiableAugmentation,
 )
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.method import check_int
+from keras_dfkd.methods.method import check_student_optimizer
 from keras_dfkd.methods.method import cosine_or_constant
 from keras_dfkd.methods.method import derived_seed
 from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import generator_adam
-from keras_dfkd.methods.method import momentum_sgd
+from keras_dfkd.methods.method import make_student_optimizer
 from keras_dfkd.methods.method import serialize_layer
 
 #: Images at least this large get DeepInversion's jitter and flip by default.
@@ -54,7 +56,7 @@ class LargeScale(Method):
 
     The defaults are the CIFAR-size setting; for 28-32 px grey-scale pairs
     on a CPU use `generator_width=16`, `batch_size=256` and a few hundred
-    `generator_rounds` (`keras_dfkd.recipes.LARGE_SCALE_CPU_SETTINGS`).
+    `generator_rounds` (the `"large_scale_cpu"` preset).
     With a trained `ensemble` and `generator_rounds=0` the method only
     distils (stage 2).
 
@@ -83,8 +85,11 @@ class LargeScale(Method):
             shape and classes must match the teacher. Defaults to `None`.
         generator_learning_rate: float. Adam(beta_1=0.5). Defaults to
             `1e-3`.
-        student_learning_rate: float. SGD(momentum 0.9). Defaults to `0.1`.
-        student_weight_decay: float. Defaults to `5e-4`.
+        student_optimizer: `"sgd"` (momentum 0.9) or `"adam"`. Defaults
+            to `"sgd"`.
+        student_learning_rate: float or `None` (`0.1` for SGD, `1e-3` for
+            Adam). Defaults to `None`.
+        student_weight_decay: float, SGD's. Defaults to `5e-4`.
         decay_rounds: int or `None`. Student-training rounds of cosine
             decay of the student learning rate (to 0), counted from the
             first student step (the start of stage 2 unless `joint`).
@@ -112,6 +117,27 @@ class LargeScale(Method):
     requires_batch_norm = True
     # Several devices: on TensorFlow, each fit stays within one stage.
     supports_distribution = True
+    presets = {
+        "large_scale_cifar10": dict(
+            batch_size=256,
+            ensemble_size=4,
+            generator_rounds=2000,
+            generator_width=64,
+            student_steps=5,
+            student_optimizer="sgd",
+            student_learning_rate=0.1,
+        ),
+        # One generator of a quarter of the paper's width, 200 stage-1
+        # rounds, the student's rate decaying over 1000 stage-2 rounds.
+        "large_scale_cpu": dict(
+            batch_size=256,
+            ensemble_size=1,
+            generator_width=16,
+            generator_rounds=200,
+            student_steps=5,
+            decay_rounds=1000,
+        ),
+    }
 
     def __init__(
         self,
@@ -129,7 +155,8 @@ class LargeScale(Method):
         augmentation="auto",
         ensemble=None,
         generator_learning_rate=1e-3,
-        student_learning_rate=0.1,
+        student_optimizer="sgd",
+        student_learning_rate=None,
         student_weight_decay=5e-4,
         decay_rounds=None,
         seed=None,
@@ -172,6 +199,10 @@ class LargeScale(Method):
         self.augmentation = deserialize_layer(augmentation)
         self.ensemble = ensemble
         self.generator_learning_rate = generator_learning_rate
+        check_student_optimizer(student_optimizer)
+        if student_learning_rate is None:
+            student_learning_rate = 0.1 if student_optimizer == "sgd" else 1e-3
+        self.student_optimizer = student_optimizer
         self.student_learning_rate = student_learning_rate
         self.student_weight_decay = student_weight_decay
         self.decay_rounds = decay_rounds
@@ -187,6 +218,7 @@ class LargeScale(Method):
                 latent_dim=self.latent_dim,
                 width=self.generator_width,
                 separable=self.separable,
+                input_range=self.input_range,
                 name="generator",
             )
         else:
@@ -200,6 +232,13 @@ class LargeScale(Method):
                     f"{self.ensemble.num_classes} classes, but the teacher "
                     f"takes {self.image_shape} and has {self.num_classes} "
                     "classes."
+                )
+            own = self.ensemble.input_range or InputRange.standardized()
+            if own != self.input_range:
+                raise ValueError(
+                    f"The given `ensemble` makes images in {own}, but the "
+                    f"teacher's input range is {self.input_range}: build "
+                    "the ensemble with the teacher's input_range."
                 )
             self.generator = self.ensemble
         augmentation = self.augmentation
@@ -220,7 +259,8 @@ class LargeScale(Method):
         # stage 2 (or round 0 with `joint`).
         return {
             "generator": generator_adam(self.generator_learning_rate),
-            "student": momentum_sgd(
+            "student": make_student_optimizer(
+                self.student_optimizer,
                 cosine_or_constant(
                     self.student_learning_rate,
                     self.decay_rounds,
@@ -386,6 +426,7 @@ class LargeScale(Method):
                 "augmentation": serialize_layer(self.augmentation),
                 "ensemble": serialize_layer(self.ensemble),
                 "generator_learning_rate": self.generator_learning_rate,
+                "student_optimizer": self.student_optimizer,
                 "student_learning_rate": self.student_learning_rate,
                 "student_weight_decay": self.student_weight_decay,
                 "decay_rounds": self.decay_rounds,

@@ -3,7 +3,6 @@
 import collections
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_dfkd import backend
@@ -29,6 +28,32 @@ def check_int(name, value, minimum=1):
         raise ValueError(
             f"`{name}` must be an int >= {minimum}; received {value!r}."
         )
+
+
+def check_hyperparameters(config, owner):
+    """Refuses non-positive temperatures and learning rates in a config.
+
+    Every `*temperature` and `*learning_rate` entry must be a positive
+    number (`min_*` ones and `*weight_decay` may be 0): a temperature of
+    0 divides by zero and a negative learning rate climbs the loss.
+    """
+    for name, value in config.items():
+        if not (
+            name.endswith("temperature")
+            or name.endswith("learning_rate")
+            or name.endswith("weight_decay")
+        ):
+            continue
+        if value is None:
+            continue
+        floor_allowed = name.startswith("min_") or name.endswith("decay")
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or value < 0 or (value == 0 and not floor_allowed):
+            bound = ">= 0" if floor_allowed else "> 0"
+            raise ValueError(
+                f"{owner}: `{name}` must be a number {bound}; received "
+                f"{value!r}."
+            )
 
 
 def derived_seed(seed, offset):
@@ -79,6 +104,27 @@ def momentum_sgd(learning_rate, weight_decay):
     )
 
 
+#: The student optimizers a method's `student_optimizer` can name.
+STUDENT_OPTIMIZERS = ("adam", "sgd")
+
+
+def check_student_optimizer(kind):
+    if kind not in STUDENT_OPTIMIZERS:
+        raise ValueError(
+            f"`student_optimizer` must be one of {STUDENT_OPTIMIZERS}; "
+            f"received {kind!r}. Pass any other optimizer to "
+            "distiller.compile(student_optimizer=...)."
+        )
+
+
+def make_student_optimizer(kind, learning_rate, weight_decay=0.0):
+    """`"adam"`: Adam; `"sgd"`: SGD with momentum 0.9 and weight decay."""
+    check_student_optimizer(kind)
+    if kind == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    return momentum_sgd(learning_rate, weight_decay)
+
+
 def generator_adam(learning_rate):
     """The DCGAN-style generators' Adam(beta_1=0.5, beta_2=0.999)."""
     return keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.999)
@@ -109,6 +155,37 @@ class Method(keras.layers.Layer):
     #: Whether the method reads the teacher's BatchNormalization statistics.
     requires_batch_norm = False
 
+    #: Named settings for `from_preset`: `{name: constructor arguments}`.
+    #: `"<method>_<paper setting>"` reproduces a paper's settings,
+    #: `"<method>_cpu"` the sizes this project's CPU benchmarks use (28-32
+    #: px grey-scale pairs of 10 classes) with the default optimisation.
+    presets = {}
+
+    @classmethod
+    def from_preset(cls, preset, **overrides):
+        """A method with the named settings, `overrides` on top.
+
+        Args:
+            preset: str, a key of the class's `presets`.
+            **overrides: constructor arguments that replace the preset's.
+
+        Returns:
+            A new instance.
+
+        Example:
+
+        ```python
+        method = keras_dfkd.methods.NAYER.from_preset(
+            "nayer_cpu", class_names=names, seed=0)
+        ```
+        """
+        if preset not in cls.presets:
+            raise ValueError(
+                f"{cls.__name__} has no preset {preset!r}; its presets are "
+                f"{sorted(cls.presets)}."
+            )
+        return cls(**{**cls.presets[preset], **overrides})
+
     #: Whether the method runs data-parallel on several devices (a
     #: `keras.distribution` on JAX, a `tf.distribute` strategy on
     #: TensorFlow). A method that sets it draws every batch tensor through
@@ -126,7 +203,6 @@ class Method(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.teacher = None
         self._augmentation = None
-        self._normalization = None
 
     def setup(self, teacher, student):
         """Creates the method's models for this teacher/student pair.
@@ -141,11 +217,14 @@ class Method(keras.layers.Layer):
                 "DataFreeDistiller; create a new method object for each "
                 "distiller."
             )
+        check_hyperparameters(self.get_config(), type(self).__name__)
         if self.requires_batch_norm:
             teacher.require_batch_norm(type(self).__name__)
         self.teacher = teacher
         self.num_classes = teacher.num_classes
         self.image_shape = teacher.input_shape
+        # Generators make images in the teacher's domain (InputRange).
+        self.input_range = teacher.input_range
         self.build_synthesizer(teacher, student)
         self.built = True
 
@@ -281,28 +360,6 @@ class Method(keras.layers.Layer):
         if self._augmentation is None:
             return images
         return self._augmentation(images, training=True)
-
-    def set_normalization(self, normalization):
-        """Sets the `(mean, std)` per-channel tuples `normalize` applies.
-
-        Generators with a sigmoid output make images in [0, 1]; a teacher
-        trained on standardised data needs them standardised the same way.
-        `None` keeps `normalize` the identity.
-        """
-        self._normalization = None
-        if normalization is not None:
-            channels = self.image_shape[-1]
-            self._normalization = tuple(
-                np.broadcast_to(np.asarray(v, "float32"), (channels,))
-                for v in normalization
-            )
-
-    def normalize(self, images):
-        """`(images - mean) / std` with the set normalisation, if any."""
-        if self._normalization is None:
-            return images
-        mean, std = self._normalization
-        return (images - mean) / std
 
     def sample_noise(self, batch_size=None):
         """Draws generator noise, split over devices like a data batch.

@@ -1,5 +1,7 @@
 """NAYER: noisy-layer data generation (Tran et al., CVPR 2024)."""
 
+import warnings
+
 import keras
 import numpy as np
 from keras import ops
@@ -10,14 +12,16 @@ from keras_dfkd.generators.nayer_generator import NAYERGenerator
 from keras_dfkd.layers.differentiable_augmentation import (
     DifferentiableAugmentation,
 )
+from keras_dfkd.layers.to_input_range import ToInputRange
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.method import check_int
+from keras_dfkd.methods.method import check_student_optimizer
 from keras_dfkd.methods.method import cosine_or_constant
 from keras_dfkd.methods.method import derived_seed
 from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import generator_adam
-from keras_dfkd.methods.method import momentum_sgd
+from keras_dfkd.methods.method import make_student_optimizer
 from keras_dfkd.methods.method import serialize_layer
 from keras_dfkd.replay.image_pool import ImagePool
 
@@ -103,9 +107,6 @@ class NAYER(Method):
         adversarial_weight: float. Defaults to `1.33`.
         batch_norm_momentum: float. Defaults to `0.9`.
         temperature: float. Defaults to `20.0`.
-        image_normalization: `None` or `(mean, std)` per-channel tuples of
-            the teacher's input normalisation; the generator makes pixels
-            in [0, 1]. Defaults to `None` (the teacher takes [0, 1]).
         augmentation: `"auto"` (pad-and-crop by 1/8 of the size plus a
             horizontal flip, NAYER's CIFAR augmentation), `"crop"` (the
             pad-and-crop alone, for classes that mirroring changes, such
@@ -116,12 +117,16 @@ class NAYER(Method):
         pool_dtype: storage dtype of the pool (`"uint8"` like NAYER's
             PNGs, or a float dtype). Defaults to `"uint8"`.
         generator_learning_rate: float. Defaults to `4e-3`.
-        student_learning_rate: float. Defaults to `0.2`.
-        student_weight_decay: float. Defaults to `1e-4`.
+        student_optimizer: `"sgd"` (momentum 0.9, NAYER's) or `"adam"`.
+            Defaults to `"sgd"`.
+        student_learning_rate: float or `None` (`0.2` for SGD, `1e-3` for
+            Adam). Defaults to `None`.
+        student_weight_decay: float, SGD's. Defaults to `1e-4`.
         decay_rounds: int or `None`. Rounds of cosine decay of the student
             learning rate (counting student steps only); `None` keeps it
             constant. Defaults to `None`.
-        min_student_learning_rate: float. Defaults to `2e-4`.
+        min_student_learning_rate: float. Where the decay ends (at most
+            the learning rate). Defaults to `2e-4`.
         seed: int or `None`. Defaults to `None`.
         **kwargs: standard layer arguments.
 
@@ -132,9 +137,9 @@ class NAYER(Method):
         class_names=keras_dfkd.datasets.get_info("mnist").class_names,
         batch_size=100, generator_steps=10, student_steps=20,
         student_batch_size=128, warmup_rounds=1, noise_dim=256,
-        generator_width=16, student_learning_rate=0.1, decay_rounds=200,
-        image_normalization=((0.1307,), (0.3081,)))
-    distiller = keras_dfkd.DataFreeDistiller(teacher, student, method)
+        generator_width=16, student_learning_rate=0.1, decay_rounds=200)
+    distiller = keras_dfkd.DataFreeDistiller(
+        teacher, student, method, input_range=((0.1307,), (0.3081,)))
     distiller.compile()
     distiller.fit(steps=200)
     ```
@@ -144,6 +149,31 @@ class NAYER(Method):
     """
 
     requires_batch_norm = True
+    presets = {
+        "nayer_cifar10": dict(
+            batch_size=400,
+            generator_steps=30,
+            student_steps=200,
+            student_batch_size=512,
+            warmup_rounds=200,
+            generator_life=20,
+            noise_dim=1000,
+            generator_width=64,
+            student_optimizer="sgd",
+            student_learning_rate=0.2,
+        ),
+        # 10 classes (batch 10 per class), 28-32 px grey-scale.
+        "nayer_cpu": dict(
+            batch_size=100,
+            generator_steps=10,
+            student_steps=20,
+            student_batch_size=128,
+            warmup_rounds=1,
+            noise_dim=256,
+            generator_width=16,
+            decay_rounds=400,
+        ),
+    }
 
     def __init__(
         self,
@@ -164,13 +194,13 @@ class NAYER(Method):
         adversarial_weight=1.33,
         batch_norm_momentum=0.9,
         temperature=20.0,
-        image_normalization=None,
         augmentation="auto",
         pool_capacity=50000,
         pool_policy="ring",
         pool_dtype="uint8",
         generator_learning_rate=4e-3,
-        student_learning_rate=0.2,
+        student_optimizer="sgd",
+        student_learning_rate=None,
         student_weight_decay=1e-4,
         decay_rounds=None,
         min_student_learning_rate=2e-4,
@@ -189,6 +219,23 @@ class NAYER(Method):
             check_int("generator_life", generator_life, minimum=1)
         if decay_rounds is not None:
             check_int("decay_rounds", decay_rounds, minimum=1)
+        if isinstance(class_names, str):
+            raise ValueError(
+                "`class_names` must be a list with one name per teacher "
+                f"class; received the string {class_names!r}. Write "
+                "class_names=['cat', 'dog', ...]."
+            )
+        if class_names is not None:
+            class_names = list(class_names)
+            repeated = sorted(
+                {n for n in class_names if class_names.count(n) > 1}
+            )
+            if repeated:
+                raise ValueError(
+                    f"`class_names` repeats {repeated}: classes with the "
+                    "same name get the same text embedding, so NAYER could "
+                    "not tell them apart. Give each class its own name."
+                )
         if class_names is None and label_embeddings is None:
             raise ValueError(
                 "NAYER needs the teacher's class names (class_names=[...], "
@@ -221,7 +268,6 @@ class NAYER(Method):
         self.adversarial_weight = adversarial_weight
         self.batch_norm_momentum = batch_norm_momentum
         self.temperature = temperature
-        self.image_normalization = image_normalization
         augmentation = deserialize_layer(augmentation)
         if isinstance(augmentation, str) and augmentation not in (
             "auto",
@@ -236,6 +282,10 @@ class NAYER(Method):
         self.pool_policy = pool_policy
         self.pool_dtype = pool_dtype
         self.generator_learning_rate = generator_learning_rate
+        check_student_optimizer(student_optimizer)
+        if student_learning_rate is None:
+            student_learning_rate = 0.2 if student_optimizer == "sgd" else 1e-3
+        self.student_optimizer = student_optimizer
         self.student_learning_rate = student_learning_rate
         self.student_weight_decay = student_weight_decay
         self.decay_rounds = decay_rounds
@@ -245,7 +295,12 @@ class NAYER(Method):
 
     def build_synthesizer(self, teacher, student):
         table = self._embedding_table()
-        self.set_normalization(self.image_normalization)
+        # The generator and the pool hold pixels in [0, 1]; the teacher
+        # and the student see them mapped into the teacher's domain.
+        self.to_input_range = ToInputRange(
+            self.input_range, name="to_input_range"
+        )
+        self.to_input_range.build((None,) + self.image_shape)
         self.generator = NAYERGenerator(
             self.image_shape,
             num_classes=self.num_classes,
@@ -329,12 +384,17 @@ class NAYER(Method):
             self.student_learning_rate,
             self.decay_rounds,
             self.student_steps,
-            final_fraction=self.min_student_learning_rate
-            / self.student_learning_rate,
+            final_fraction=min(
+                1.0, self.min_student_learning_rate / self.student_learning_rate
+            ),
         )
         return {
             "generator": generator_adam(self.generator_learning_rate),
-            "student": momentum_sgd(learning_rate, self.student_weight_decay),
+            "student": make_student_optimizer(
+                self.student_optimizer,
+                learning_rate,
+                self.student_weight_decay,
+            ),
         }
 
     # Schedule.
@@ -399,6 +459,20 @@ class NAYER(Method):
             * (self.pool.memory_bytes / self.pool_capacity),
         }
 
+    def on_fit_begin(self, distiller, rounds):
+        """Warns when the fit ends before the warmup does."""
+        done = int(ops.convert_to_numpy(self.rounds))
+        if done + rounds <= self.warmup_rounds:
+            warnings.warn(
+                f"NAYER trains the student only after warmup_rounds="
+                f"{self.warmup_rounds} rounds, but after this fit "
+                f"{done + rounds} rounds will have run: the student will "
+                "not be trained at all. Fit for more rounds or lower "
+                "warmup_rounds.",
+                stacklevel=3,
+            )
+        return False
+
     def after_round(self):
         self.rounds.assign_add(1)
 
@@ -412,7 +486,7 @@ class NAYER(Method):
     def _generator_loss(self, student):
         labels = self.generator.ordered_labels()
         images = self.generator(labels, training=True)
-        inputs = self.normalize(self.augment(images))
+        inputs = self.to_input_range(self.augment(images))
         teacher_out = self.teacher(inputs)
         teacher_logits = teacher_out["logits"]
         means, variances = self.teacher.batch_norm_statistics()
@@ -457,13 +531,24 @@ class NAYER(Method):
 
     def _student_loss(self, student):
         images = self.pool.sample(self.student_batch_size)
-        inputs = self.normalize(self.augment(images))
+        inputs = self.to_input_range(self.augment(images))
         return self.kl_distillation_loss(inputs, student, self.temperature)
 
     def generate(self, batch_size, training=False):
-        """Returns normalised images from the pool (the student's data)."""
-        del training
-        return self.normalize(self.pool.sample(batch_size))
+        """Images from the pool (the student's data), in the teacher's domain.
+
+        Before the first round, with an empty pool, the generator's own
+        images (class-ordered labels).
+        """
+        if int(ops.convert_to_numpy(self.pool.size())) == 0:
+            labels = self.generator.ordered_labels()
+            repeats = -(-batch_size // self.batch_size)
+            images = ops.concatenate(
+                [self.generator(labels, training=training)] * repeats
+            )[:batch_size]
+        else:
+            images = self.pool.sample(batch_size)
+        return self.to_input_range(images)
 
     def get_config(self):
         config = super().get_config()
@@ -490,12 +575,12 @@ class NAYER(Method):
                 "adversarial_weight": self.adversarial_weight,
                 "batch_norm_momentum": self.batch_norm_momentum,
                 "temperature": self.temperature,
-                "image_normalization": self.image_normalization,
                 "augmentation": serialize_layer(self.augmentation),
                 "pool_capacity": self.pool_capacity,
                 "pool_policy": self.pool_policy,
                 "pool_dtype": self.pool_dtype,
                 "generator_learning_rate": self.generator_learning_rate,
+                "student_optimizer": self.student_optimizer,
                 "student_learning_rate": self.student_learning_rate,
                 "student_weight_decay": self.student_weight_decay,
                 "decay_rounds": self.decay_rounds,

@@ -9,9 +9,10 @@ from keras_dfkd.generators.generator import Generator
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.method import check_int
+from keras_dfkd.methods.method import check_student_optimizer
 from keras_dfkd.methods.method import cosine_or_constant
 from keras_dfkd.methods.method import derived_seed
-from keras_dfkd.methods.method import momentum_sgd
+from keras_dfkd.methods.method import make_student_optimizer
 from keras_dfkd.replay.vae_replay import VAEReplay
 
 
@@ -28,6 +29,8 @@ def clamped_reverse_js(teacher_logits, student_logits, temperature):
     (PyTorch's `KLDivLoss(log P, M)`), unlike the textbook divergence of
     `keras_dfkd.losses.jensen_shannon_divergence`.
     """
+    teacher_logits = ops.cast(teacher_logits, "float32")
+    student_logits = ops.cast(student_logits, "float32")
     p = ops.clip(ops.softmax(teacher_logits / temperature), 0.01, 0.99)
     q = ops.clip(ops.softmax(student_logits / temperature), 0.01, 0.99)
     m = ops.clip((p + q) / 2.0, 0.01, 0.99)
@@ -96,7 +99,8 @@ class PreDFKD(Method):
         activation_weight: float. `a`. Defaults to `0.1`.
         adversarial_temperature: float. JS temperature. Defaults to `3.0`.
         generator_learning_rate: float. Defaults to `0.02`.
-        student_learning_rate: float. Defaults to `0.1`.
+        student_learning_rate: float or `None` (`0.1` for SGD, `1e-3`
+            for Adam). Defaults to `None`.
         student_weight_decay: float. SGD's weight decay. Defaults to `5e-4`.
         student_optimizer: `"sgd"` (SGD with momentum 0.9, the CIFAR
             setting) or `"adam"` (Adam without weight decay, the reference
@@ -129,6 +133,30 @@ class PreDFKD(Method):
           Replay](https://arxiv.org/abs/2201.03019)
     """
 
+    presets = {
+        "pre_dfkd_cifar10": dict(
+            batch_size=1024,
+            latent_dim=1000,
+            generator_width=64,
+            student_steps=10,
+            replay_steps=4,
+            student_optimizer="sgd",
+            student_learning_rate=0.1,
+            vae_latent_dim=1000,
+            vae_width=64,
+        ),
+        # The paper's networks at a quarter of their width, latents of 256.
+        "pre_dfkd_cpu": dict(
+            batch_size=256,
+            latent_dim=256,
+            generator_width=16,
+            student_steps=5,
+            replay_steps=2,
+            vae_latent_dim=256,
+            vae_width=16,
+        ),
+    }
+
     def __init__(
         self,
         batch_size=1024,
@@ -142,7 +170,7 @@ class PreDFKD(Method):
         activation_weight=0.1,
         adversarial_temperature=3.0,
         generator_learning_rate=0.02,
-        student_learning_rate=0.1,
+        student_learning_rate=None,
         student_weight_decay=5e-4,
         student_optimizer="sgd",
         decay_rounds=None,
@@ -172,11 +200,9 @@ class PreDFKD(Method):
             )
         if decay_rounds is not None:
             check_int("decay_rounds", decay_rounds)
-        if student_optimizer not in ("sgd", "adam"):
-            raise ValueError(
-                "`student_optimizer` must be 'sgd' or 'adam'; received "
-                f"{student_optimizer!r}."
-            )
+        check_student_optimizer(student_optimizer)
+        if student_learning_rate is None:
+            student_learning_rate = 0.1 if student_optimizer == "sgd" else 1e-3
         if adversarial_temperature <= 0:
             raise ValueError(
                 "`adversarial_temperature` must be positive; received "
@@ -222,6 +248,7 @@ class PreDFKD(Method):
             )
         self.generator = Generator.dafl(
             self.image_shape,
+            input_range=self.input_range,
             latent_dim=self.latent_dim,
             width=self.generator_width,
             spectral_normalization=True,
@@ -234,10 +261,9 @@ class PreDFKD(Method):
         learning_rate = cosine_or_constant(
             self.student_learning_rate, self.decay_rounds, self.student_steps
         )
-        if self.student_optimizer == "adam":
-            student = keras.optimizers.Adam(learning_rate)
-        else:
-            student = momentum_sgd(learning_rate, self.student_weight_decay)
+        student = make_student_optimizer(
+            self.student_optimizer, learning_rate, self.student_weight_decay
+        )
         return {
             "generator": keras.optimizers.Adam(self.generator_learning_rate),
             "student": student,
