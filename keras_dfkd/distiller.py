@@ -1,6 +1,7 @@
 """`DataFreeDistiller`: distil a teacher into a student without data."""
 
 import collections
+import os
 
 import keras
 import numpy as np
@@ -8,8 +9,13 @@ import numpy as np
 from keras_dfkd import backend
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.backend import DistillerStep
+from keras_dfkd.callbacks.non_finite_guard import NonFiniteGuard
+from keras_dfkd.callbacks.student_progress import StudentProgress
 from keras_dfkd.methods.method import Method
 from keras_dfkd.teacher import Teacher
+from keras_dfkd.teacher import all_layers
+
+SUPPORTED_BACKENDS = ("tensorflow", "jax")
 
 _PhasePlan = collections.namedtuple(
     "_PhasePlan", ["phase", "variable_positions", "groups"]
@@ -91,11 +97,29 @@ class DataFreeDistiller(DistillerStep, keras.Model):
     BatchNormalization layers normalise with their replica's statistics,
     so results differ slightly from one device.
 
+    The teacher's input domain. Generators make images in the domain the
+    teacher was trained on, given once by `input_range` for every method:
+    `(0, 1)`, `(-1, 1)`, `(0, 255)`, a per-channel standardisation of
+    [0, 1] pixels `((mean, ...), (std, ...))`, or a `keras_dfkd.
+    InputRange`. Without it the teacher is asked: a `Rescaling` or
+    `Normalization` first layer (its input is then raw pixels) or a
+    keras-hub image converter says where its inputs live. Failing both,
+    the domain is `InputRange.standardized()` (per-channel standardised
+    images, the convention of the DAFL/DFAD papers and of this project's
+    recipe teachers), and a warning names `input_range` when the
+    teacher's first BatchNorm statistics point elsewhere
+    (`keras_dfkd.input_range_detection`). `distiller.input_range` says
+    what was chosen; `generate()` returns images in that domain.
+
     Args:
         teacher: a built Functional or Sequential `keras.Model` mapping
-            images `(N, H, W, C)` to logits `(N, K)`.
+            images `(N, H, W, C)` to logits `(N, K)`; nested base models
+            (`x = base(inputs)`) are fine.
         student: a `keras.Model` with the same input shape and `K` outputs.
         method: a `keras_dfkd.methods.Method` instance.
+        input_range: `None` (ask the teacher, else standardised) or the
+            domain of the teacher's training images, anything
+            `keras_dfkd.InputRange.get` reads. Defaults to `None`.
         **kwargs: standard model arguments such as `name`.
 
     Example:
@@ -104,15 +128,22 @@ class DataFreeDistiller(DistillerStep, keras.Model):
     teacher = keras.saving.load_model("teacher.keras")
     student = keras_dfkd.models.lenet5_half()
     distiller = keras_dfkd.DataFreeDistiller(
-        teacher, student, method=keras_dfkd.methods.DFAD(batch_size=256))
-    distiller.compile()                  # the paper's optimizers
+        teacher, student, method=keras_dfkd.methods.DFAD(batch_size=256),
+        input_range=(0, 1))              # the teacher was trained on [0, 1]
+    distiller.compile()                  # the method's optimizers
     distiller.fit(steps=1000)            # 1000 rounds, no data
     distiller.student.save("student.keras")
     ```
     """
 
-    def __init__(self, teacher, student, method, **kwargs):
+    def __init__(self, teacher, student, method, input_range=None, **kwargs):
         kwargs.setdefault("name", "data_free_distiller")
+        if keras.config.backend() not in SUPPORTED_BACKENDS:
+            raise ValueError(
+                "keras_dfkd supports the 'tensorflow' and 'jax' backends; "
+                f"the active Keras backend is {keras.config.backend()!r}. "
+                "Set KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax."
+            )
         super().__init__(**kwargs)
         if isinstance(teacher, dict):
             teacher = keras.saving.deserialize_keras_object(teacher)
@@ -127,15 +158,24 @@ class DataFreeDistiller(DistillerStep, keras.Model):
                 f"{type(method).__name__}."
             )
         self._check_distribution(method)
-        self._teacher = Teacher(teacher)
-        self._check_student(student)
-        self.teacher = teacher
-        self.student = student
-        self.method = method
-        method.setup(self._teacher, student)
-        self._trackers = {
-            name: keras.metrics.Mean(name=name) for name in method.log_names
-        }
+        # A failed construction must leave the user's teacher as it was.
+        trainable = [(layer, layer.trainable) for layer in _layers(teacher)]
+        try:
+            self._teacher = Teacher(teacher, input_range)
+            self._check_student(student)
+            self.teacher = teacher
+            self.student = student
+            self.method = method
+            method.setup(self._teacher, student)
+        except BaseException:
+            for layer, flag in trainable:
+                layer.trainable = flag
+            raise
+        self.input_range = self._teacher.input_range
+        names = list(method.log_names)
+        if "student_loss" in names:
+            names.append("loss")
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.built = True
 
     def _check_distribution(self, method):
@@ -160,8 +200,21 @@ class DataFreeDistiller(DistillerStep, keras.Model):
                 "The student must be a keras.Model; received "
                 f"{type(student).__name__}."
             )
+        if student is self._teacher.model:
+            raise ValueError(
+                "The student is the teacher itself; pass a separate model "
+                "to learn into."
+            )
         if not student.built:
             student.build((None,) + self._teacher.input_shape)
+        if not student.trainable_variables:
+            raise ValueError(
+                f"The student {student.name!r} has no trainable variables "
+                "(student.trainable is "
+                f"{student.trainable}): distillation would change nothing. "
+                "Set student.trainable = True (and unfreeze its layers) "
+                "before creating the distiller."
+            )
         probe = keras.KerasTensor((2,) + self._teacher.input_shape)
         try:
             out = student.compute_output_spec(probe)
@@ -177,6 +230,12 @@ class DataFreeDistiller(DistillerStep, keras.Model):
                 "build the student with "
                 f"num_classes={self._teacher.num_classes}."
             )
+
+    def _add_log_aliases(self, logs, weights):
+        """Logs `loss` as the student's loss (read by Keras callbacks)."""
+        if "student_loss" in logs:
+            logs["loss"] = logs["student_loss"]
+            weights["loss"] = weights["student_loss"]
 
     def call(self, inputs, training=False):
         """Runs the student."""
@@ -322,6 +381,19 @@ class DataFreeDistiller(DistillerStep, keras.Model):
     ):
         """Runs data-free distillation for `steps` rounds.
 
+        Two callbacks are always there unless you pass your own instance:
+        `keras_dfkd.callbacks.NonFiniteGuard(raise_error=True)` (a loss
+        term turning NaN or inf stops the run with a `FloatingPointError`
+        naming it; pass `NonFiniteGuard(raise_error=False)` to stop
+        without raising, or with `rollback=True` to restore the last
+        finite epoch) and `keras_dfkd.callbacks.StudentProgress` (a
+        warning when the student stays at chance agreement).
+
+        Logs: every term of the method (running means over the epoch),
+        plus `loss`, the student's loss. Keras callbacks that monitor a
+        logged term other than `loss` need `mode=`: `"min"` for losses,
+        `"max"` for `agreement` and `student_accuracy`.
+
         Args:
             steps: int. Total number of rounds. With `steps_per_epoch` the
                 rounds are split into `steps / steps_per_epoch` epochs (the
@@ -358,6 +430,24 @@ class DataFreeDistiller(DistillerStep, keras.Model):
         epochs, steps_per_epoch = _resolve_schedule(
             steps, epochs, steps_per_epoch
         )
+        if (
+            not isinstance(initial_epoch, (int, np.integer))
+            or initial_epoch < 0
+            or initial_epoch >= epochs
+        ):
+            raise ValueError(
+                f"fit(initial_epoch={initial_epoch!r}) with {epochs} "
+                "epoch(s) would run no round: `initial_epoch` counts the "
+                "epochs already done and must be an int in [0, "
+                f"{epochs}). To resume a run, use keras_dfkd.callbacks."
+                "BackupAndRestore and keep initial_epoch=0."
+            )
+        callbacks = list(callbacks or [])
+        if not any(isinstance(c, NonFiniteGuard) for c in callbacks):
+            guard = NonFiniteGuard(rollback=False, raise_error=True)
+            callbacks.insert(0, guard)
+        if not any(isinstance(c, StudentProgress) for c in callbacks):
+            callbacks.append(StudentProgress())
         self._check_distribution(self.method)
         if self.method.on_fit_begin(
             self, (epochs - initial_epoch) * steps_per_epoch
@@ -389,20 +479,32 @@ class DataFreeDistiller(DistillerStep, keras.Model):
         """Writes the student alone, ready to deploy without keras_dfkd.
 
         A path ending in `.keras` gets a Keras file (`keras.saving.
-        load_model` reads it back); any other path gets a TensorFlow
-        SavedModel directory with a `serve` endpoint (TensorFlow must be
-        installed; on JAX, Keras converts the student with jax2tf).
+        load_model` reads it back), `.h5` a legacy Keras HDF5 file; a path
+        without a file extension gets a TensorFlow SavedModel directory
+        with a `serve` endpoint (TensorFlow must be installed; on JAX,
+        Keras converts the student with jax2tf).
 
         Args:
-            path: str, the `.keras` file or the SavedModel directory.
+            path: str, the `.keras` or `.h5` file, or the SavedModel
+                directory.
 
         Returns:
             `path`.
         """
         path = str(path)
-        if path.endswith(".keras"):
+        if path.endswith((".keras", ".h5")) and not path.endswith(
+            ".weights.h5"
+        ):
             self.student.save(path)
             return path
+        extension = os.path.splitext(path.rstrip("/\\"))[1]
+        if extension:
+            raise ValueError(
+                f"export_student({path!r}): unknown file type "
+                f"{extension!r}. Write a '.keras' file, a legacy '.h5' "
+                "file, or give a directory path without an extension for "
+                "a TensorFlow SavedModel."
+            )
         try:
             import tensorflow  # noqa: F401
         except ImportError:
@@ -462,6 +564,7 @@ class DataFreeDistiller(DistillerStep, keras.Model):
             "teacher": serialize(self.teacher),
             "student": serialize(self.student),
             "method": serialize(self.method),
+            "input_range": self.input_range.get_config(),
         }
 
     def get_compile_config(self):
@@ -481,6 +584,13 @@ class DataFreeDistiller(DistillerStep, keras.Model):
             for name, opt in config["optimizers"].items()
         }
         self.compile(optimizers=optimizers, jit_compile=config["jit_compile"])
+
+
+def _layers(model):
+    """`model` and every layer in it (nothing for a non-layer)."""
+    if not isinstance(model, keras.Model):
+        return []
+    return [model] + all_layers(model)
 
 
 def _resolve_schedule(steps, epochs, steps_per_epoch):

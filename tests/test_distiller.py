@@ -38,10 +38,12 @@ METHODS = {
         generator_width=4,
         student_steps=1,
         adversarial_loss="js",
-        image_normalization=((0.5,), (0.25,)),
         seed=3,
     ),
 }
+
+#: Methods tested with a declared teacher domain (the rest: the default).
+INPUT_RANGES = {"bn_statistics_sigmoid_js": ((0.5,), (0.25,))}
 
 
 def small_net(width, name, batch_norm=True, classes=10):
@@ -66,7 +68,10 @@ def make_distiller(method_name, seed=0):
     teacher = small_net(8, "teacher")
     student = small_net(4, "student")
     return keras_dfkd.DataFreeDistiller(
-        teacher, student, METHODS[method_name]()
+        teacher,
+        student,
+        METHODS[method_name](),
+        input_range=INPUT_RANGES.get(method_name),
     )
 
 
@@ -274,16 +279,35 @@ def test_non_image_teacher():
         )
 
 
-def test_input_size_generator_cannot_make():
-    inputs = keras.Input((30, 30, 1))
+def flat_pair(size):
+    """A BN teacher and a student on `size`x`size`x1 images."""
+    inputs = keras.Input((size, size, 1))
     x = keras.layers.BatchNormalization()(inputs)
     x = keras.layers.Flatten()(x)
     teacher = keras.Model(inputs, keras.layers.Dense(10)(x))
-    student_in = keras.Input((30, 30, 1))
+    student_in = keras.Input((size, size, 1))
     student = keras.Model(
         student_in, keras.layers.Dense(10)(keras.layers.Flatten()(student_in))
     )
-    with pytest.raises(ValueError, match="cannot make 30x30"):
+    return teacher, student
+
+
+@pytest.mark.parametrize("size", [28, 30, 33])
+@pytest.mark.parametrize("method_name", ["dafl", "dfad", "pre_dfkd"])
+def test_generators_make_sizes_that_are_no_power_of_two(size, method_name):
+    teacher, student = flat_pair(size)
+    method = keras_dfkd.methods.get(
+        method_name, batch_size=4, generator_width=2, latent_dim=8
+    )
+    distiller = keras_dfkd.DataFreeDistiller(teacher, student, method)
+    images = distiller.generate(4)
+    assert tuple(images.shape) == (4, size, size, 1)
+    assert np.all(np.isfinite(keras.ops.convert_to_numpy(images)))
+
+
+def test_input_size_generator_cannot_make():
+    teacher, student = flat_pair(3)
+    with pytest.raises(ValueError, match="cannot make 3x3"):
         keras_dfkd.DataFreeDistiller(
             teacher, student, keras_dfkd.methods.DFAD(batch_size=4)
         )

@@ -66,7 +66,14 @@ def test_lenet5_distils_data_free_on_real_mnist(
     student = keras_dfkd.models.lenet5_half()
     untrained = keras_dfkd.callbacks.student_accuracy(student, x_test, y_test)
     method = make_method(keras_dfkd.datasets.get_info("mnist"))
-    distiller = keras_dfkd.DataFreeDistiller(teacher, student, method)
+    # NAYER declares the recipe teacher's standardisation; BNStatistics
+    # keeps the default (per-batch standardised images).
+    input_range = None
+    if isinstance(method, keras_dfkd.methods.NAYER):
+        input_range = recipes.recipe_input_range("mnist")
+    distiller = keras_dfkd.DataFreeDistiller(
+        teacher, student, method, input_range=input_range
+    )
     distiller.compile()
     distiller.fit(steps=rounds, verbose=0)
 

@@ -6,12 +6,14 @@ from keras_dfkd.callbacks.non_finite_guard import NonFiniteGuard
 from keras_dfkd.callbacks.student_evaluation import StudentEvaluation
 from keras_dfkd.callbacks.student_evaluation import accuracy_statistics
 from keras_dfkd.callbacks.student_evaluation import student_accuracy
+from keras_dfkd.callbacks.student_progress import StudentProgress
 
 __all__ = [
     "BackupAndRestore",
     "ImageGrid",
     "NonFiniteGuard",
     "StudentEvaluation",
+    "StudentProgress",
     "accuracy_statistics",
     "student_accuracy",
 ]

@@ -19,6 +19,8 @@ class ImageGrid(keras.callbacks.Callback):
     evolve and the run's own random stream (and an exact resume) is
     untouched. Each image is captioned with the teacher's class for it
     and the teacher's confidence, e.g. `"7 98%"` or `"sneaker 61%"`.
+    Images in a known input range (`distiller.input_range`) are shown as
+    the pixels they are; standardised images are min-max scaled each.
 
     With `tensorboard_dir` the grid is also written as an image summary
     (TensorFlow must be installed; works whatever the Keras backend), next
@@ -109,7 +111,13 @@ class ImageGrid(keras.callbacks.Callback):
         if (epoch + 1) % self.every_n_epochs:
             return
         images, labels = self._draw()
-        grid = labelled_image_grid(images, labels, zoom=self.zoom)
+        input_range = self.model.input_range
+        grid = labelled_image_grid(
+            input_range.to_pixels(images),
+            labels,
+            zoom=self.zoom,
+            pixels=not input_range.is_standardized,
+        )
         os.makedirs(self.directory, exist_ok=True)
         path = os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png")
         keras.utils.save_img(path, grid, scale=False)

@@ -107,8 +107,14 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         if self.failure is not None and self.raise_error:
+            input_range = getattr(self.model, "input_range", None)
             raise FloatingPointError(
                 f"{', '.join(self.failure['terms'])} became NaN or infinite "
-                f"at round {self.failure['round']}: lower the learning "
-                "rates or check the teacher's outputs on synthetic images."
+                f"at round {self.failure['round']}. Usual causes: synthetic "
+                "images outside the teacher's training domain (the "
+                f"distiller's input_range is {input_range}; pass the range "
+                "the teacher was trained on, e.g. input_range=(0, 1)), or "
+                "learning rates too high for these networks (lower them "
+                "with distiller.compile(generator_optimizer=..., "
+                "student_optimizer=...))."
             )

@@ -6,11 +6,13 @@ import keras
 import numpy as np
 
 
-def image_grid(images, columns=None):
+def image_grid(images, columns=None, pixels=False):
     """Tiles images `(N, H, W, C)` into one uint8 array `(rows*H, cols*W, C)`.
 
-    Each image is min-max scaled on its own, so standardised (DAFL/DFAD),
-    [-1, 1] and [0, 1] generator outputs all display well.
+    By default each image is min-max scaled on its own, so standardised
+    (DAFL/DFAD), [-1, 1] and [0, 1] generator outputs all display well;
+    with `pixels=True` the images are pixels in [0, 1] and are shown as
+    they are (a dark image stays dark).
     """
     images = np.asarray(keras.ops.convert_to_numpy(images), "float32")
     if images.ndim != 4:
@@ -18,9 +20,12 @@ def image_grid(images, columns=None):
             f"Expected images of shape (N, H, W, C); received {images.shape}."
         )
     n, h, w, c = images.shape
-    low = images.min(axis=(1, 2, 3), keepdims=True)
-    high = images.max(axis=(1, 2, 3), keepdims=True)
-    images = (images - low) / np.maximum(high - low, 1e-8)
+    if pixels:
+        images = np.clip(images, 0.0, 1.0)
+    else:
+        low = images.min(axis=(1, 2, 3), keepdims=True)
+        high = images.max(axis=(1, 2, 3), keepdims=True)
+        images = (images - low) / np.maximum(high - low, 1e-8)
     columns = columns or int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / columns))
     grid = np.ones((rows * (h + 2) + 2, columns * (w + 2) + 2, c), "float32")
@@ -35,7 +40,7 @@ def image_grid(images, columns=None):
 CAPTION_HEIGHT = 12
 
 
-def labelled_image_grid(images, labels, columns=None, zoom=1):
+def labelled_image_grid(images, labels, columns=None, zoom=1, pixels=False):
     """Like `image_grid`, with a caption under every image.
 
     Args:
@@ -43,6 +48,8 @@ def labelled_image_grid(images, labels, columns=None, zoom=1):
         labels: `N` strings, e.g. the teacher's class and confidence.
         columns: int or `None` (a square-ish grid).
         zoom: int. Pixel enlargement, so captions fit small images.
+        pixels: bool. Whether `images` are pixels in [0, 1] to show as
+            they are (else each is min-max scaled).
 
     Returns:
         A uint8 RGB array.
@@ -57,7 +64,7 @@ def labelled_image_grid(images, labels, columns=None, zoom=1):
     columns = columns or int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / columns))
     # Each cell alone: image_grid of one image is the image with a border.
-    cells = [image_grid(images[i : i + 1]) for i in range(n)]
+    cells = [image_grid(images[i : i + 1], pixels=pixels) for i in range(n)]
     cells = [np.repeat(np.repeat(c, zoom, 0), zoom, 1) for c in cells]
     height, width = cells[0].shape[:2]
     width = max(width, 6 * max(len(t) for t in labels) + 4)
