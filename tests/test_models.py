@@ -8,6 +8,8 @@ import pytest
 
 from keras_dfkd import models
 
+pytestmark = pytest.mark.usefixtures("fast_jax_compilation")
+
 # Trainable parameters (weights, biases, BN gamma/beta; BN moving statistics
 # excluded) for 10 and 100 classes, default input shapes. The LeNets have
 # batch norm by default: 61,706 + 2 * (6 + 16 + 120 + 84) = 62,158 and
@@ -32,28 +34,6 @@ COUNT_CASES = [
 
 # Models cheap enough for a forward pass on 2 CPU cores.
 SMALL_MODELS = ["lenet5", "lenet5_half", "wrn_16_1"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _fast_jax_compilation():
-    """Speeds up model building on JAX for this module only.
-
-    On JAX, Keras initializes every new weight shape with a freshly compiled
-    XLA random kernel; building all the reference models compiles dozens of
-    them. Those one-off kernels need no optimization, and skipping it makes
-    building several times faster. The setting is restored afterwards.
-    """
-    if keras.backend.backend() != "jax":
-        yield
-        return
-    import jax
-
-    previous = jax.config.read("jax_disable_most_optimizations")
-    jax.config.update("jax_disable_most_optimizations", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_disable_most_optimizations", previous)
 
 
 @pytest.fixture(scope="module", autouse=True)
