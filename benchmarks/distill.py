@@ -25,12 +25,14 @@ from absl import flags
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import keras  # noqa: E402
+from budget import BudgetCurve  # noqa: E402
 from device_info import device_name  # noqa: E402
 
 import keras_dfkd  # noqa: E402
 from keras_dfkd import recipes  # noqa: E402
 
 FLAGS = flags.FLAGS
+PRE_DFKD_CPU = keras_dfkd.methods.PreDFKD.presets["pre_dfkd_cpu"]
 flags.DEFINE_string(
     "method",
     "dfad",
@@ -63,74 +65,21 @@ flags.DEFINE_enum(
 flags.DEFINE_integer(
     "ensemble", None, "Number of generators of --method=large_scale."
 )
+flags.DEFINE_enum(
+    "input_range",
+    "auto",
+    ["auto", "recipe", "default"],
+    "The teacher's domain given to the distiller: 'recipe' declares the "
+    "recipe teacher's per-channel standardisation, 'default' leaves the "
+    "distiller's default (per-batch standardised images); 'auto', how "
+    "the README rows ran: 'recipe' for NAYER, 'default' otherwise.",
+)
 flags.DEFINE_float(
     "warmup_fraction",
     0.1,
     "Evaluations in this first fraction of the budget are left out of the "
     "robustness statistics (mean, variance, largest drop).",
 )
-
-
-class BudgetCurve(keras.callbacks.Callback):
-    """Stops after `budget` seconds of distillation; records the curve.
-
-    Evaluates the student every `eval_seconds` of distillation; the clocks
-    stop while it evaluates. Besides wall-clock seconds it records the
-    process's CPU seconds, which a virtual machine's stolen CPU time does
-    not inflate.
-    """
-
-    def __init__(self, budget, eval_seconds, x_test, y_test, images):
-        super().__init__()
-        self.budget = budget
-        self.eval_seconds = eval_seconds
-        self.x_test, self.y_test = x_test, y_test
-        self.images_per_round = images  # f(rounds)
-        self.distill_seconds = 0.0
-        self.cpu_seconds = 0.0
-        self.rounds = 0
-        self.curve = []
-
-    def on_train_begin(self, logs=None):
-        self._start = time.perf_counter()
-        self._cpu_start = time.process_time()
-
-    def on_train_batch_end(self, batch, logs=None):
-        # Reading a log value waits for the round to finish.
-        for value in (logs or {}).values():
-            keras.ops.convert_to_numpy(value)
-            break
-        now = time.perf_counter()
-        self.distill_seconds += now - self._start
-        self.cpu_seconds += time.process_time() - self._cpu_start
-        self.rounds += 1
-        last = self.curve[-1]["seconds"] if self.curve else 0.0
-        done = self.distill_seconds >= self.budget
-        if done or self.distill_seconds - last >= self.eval_seconds:
-            self._evaluate()
-        if done:
-            self.model.stop_training = True
-        self._start = time.perf_counter()
-        self._cpu_start = time.process_time()
-
-    def _evaluate(self):
-        accuracy = keras_dfkd.callbacks.student_accuracy(
-            self.model.student, self.x_test, self.y_test
-        )
-        self.curve.append(
-            {
-                "seconds": round(self.distill_seconds, 2),
-                "cpu_seconds": round(self.cpu_seconds, 2),
-                "rounds": self.rounds,
-                "images": self.images_per_round(self.rounds),
-                "student_accuracy": accuracy,
-            }
-        )
-        print(
-            f"[{self.distill_seconds:7.1f}s] rounds {self.rounds:6d} "
-            f"student accuracy {accuracy:.4f}",
-            flush=True,
-        )
 
 
 def stolen_seconds():
@@ -147,7 +96,7 @@ def method_arguments():
     """The method's arguments from the flags (and the dataset for NAYER)."""
     kwargs = {}
     if FLAGS.method == "large_scale":
-        kwargs.update(recipes.LARGE_SCALE_CPU_SETTINGS)
+        kwargs.update(keras_dfkd.methods.LargeScale.presets["large_scale_cpu"])
     kwargs.update(batch_size=FLAGS.batch_size, seed=FLAGS.seed)
     kwargs.update(recipes.dataset_method_arguments(FLAGS.method, FLAGS.dataset))
     if FLAGS.method == "nayer":
@@ -160,8 +109,8 @@ def method_arguments():
     if FLAGS.replay == "vae":
         # PRE-DFKD's VAE at the project's CPU scale (recipes).
         kwargs["replay"] = keras_dfkd.replay.VAEReplay(
-            latent_dim=recipes.PRE_DFKD_CPU_SETTINGS["vae_latent_dim"],
-            width=recipes.PRE_DFKD_CPU_SETTINGS["vae_width"],
+            latent_dim=PRE_DFKD_CPU["vae_latent_dim"],
+            width=PRE_DFKD_CPU["vae_width"],
             seed=FLAGS.seed + 1,
         )
     kwargs.update(json.loads(FLAGS.method_kwargs))
@@ -202,8 +151,16 @@ def main(argv):
     teacher_accuracy = pair["teacher_accuracy"]
     x_test, y_test = pair["x_test"], pair["y_test"]
     method = keras_dfkd.methods.get(FLAGS.method, **method_arguments())
+    declare = FLAGS.input_range == "recipe" or (
+        FLAGS.input_range == "auto" and FLAGS.method == "nayer"
+    )
     distiller = keras_dfkd.DataFreeDistiller(
-        pair["teacher"], pair["student"], method
+        pair["teacher"],
+        pair["student"],
+        method,
+        input_range=recipes.recipe_input_range(FLAGS.dataset)
+        if declare
+        else None,
     )
     distiller.compile()
     budget = BudgetCurve(
@@ -233,6 +190,7 @@ def main(argv):
         "device": device_name(),
         "teacher": FLAGS.teacher,
         "student": FLAGS.student,
+        "input_range": str(distiller.input_range),
         "teacher_accuracy": teacher_accuracy,
         "student_accuracy": final["student_accuracy"],
         "best_student_accuracy": max(

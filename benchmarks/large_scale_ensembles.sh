@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 budget="${1:-600}"
 out=benchmarks/results
 export KERAS_BACKEND=tensorflow
-# recipes.LARGE_SCALE_CPU_SETTINGS: width 16, 200 stage-1 rounds, 5 student
+# The "large_scale_cpu" preset: width 16, 200 stage-1 rounds, 5 student
 # steps per round, batch 256 (split among the members in stage 1).
 for dataset in mnist fashion_mnist; do
   for n in 1 4; do

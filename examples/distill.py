@@ -4,6 +4,13 @@
     python examples/distill.py --teacher=teacher.keras --method=dfad \
         --student=lenet5_half --steps=2000 --output_dir=runs/dfad
 
+With your own teacher, say where its training images lived:
+`--input_range="[0, 1]"` (or `"[-1, 1]"`, `"[0, 255]"`, per-channel
+`"[[0.49, 0.48, 0.45], [0.25, 0.24, 0.26]]"` mean/std of [0, 1] pixels,
+or `standardized`); left empty, it is read off the teacher (a
+`Rescaling`/`Normalization` first layer) or assumed standardised, with a
+warning when the teacher's BatchNorm statistics disagree.
+
 Real test data is used only to report the student's accuracy
 (`--dataset`, optional); the distillation itself sees no real image.
 Interrupt it and run the same command again: `BackupAndRestore` resumes
@@ -35,6 +42,12 @@ flags.DEFINE_integer("steps_per_epoch", 100, "Rounds per epoch/checkpoint.")
 flags.DEFINE_integer("batch_size", 256, "Synthetic batch size.")
 flags.DEFINE_integer("generator_width", 64, "Generator width.")
 flags.DEFINE_string("method_kwargs", "{}", "JSON dict of method arguments.")
+flags.DEFINE_string(
+    "input_range",
+    "",
+    "The teacher's input domain: JSON [low, high] or [[means], [stds]], "
+    "'standardized', or '' to detect it.",
+)
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_string("output_dir", "runs/distill", "Where outputs go.")
 FLAGS = flags.FLAGS
@@ -59,12 +72,18 @@ def main(argv):
         )
     kwargs.update(json.loads(FLAGS.method_kwargs))
     method = keras_dfkd.methods.get(FLAGS.method, **kwargs)
-    distiller = keras_dfkd.DataFreeDistiller(teacher, student, method)
+    distiller = keras_dfkd.DataFreeDistiller(
+        teacher, student, method, input_range=_input_range(FLAGS.input_range)
+    )
     distiller.compile()
+    print(f"teacher input range: {distiller.input_range}")
     x_test = y_test = None
     if FLAGS.dataset:
-        x_test, y_test = recipes.load_data(
-            FLAGS.dataset, "test", image_size=student.inputs[0].shape[1]
+        x_test, y_test = recipes.load_data_in_range(
+            FLAGS.dataset,
+            "test",
+            distiller.input_range,
+            image_size=student.inputs[0].shape[1],
         )
     callbacks = recipes.run_callbacks(FLAGS.output_dir, x_test, y_test)
     distiller.fit(
@@ -76,6 +95,14 @@ def main(argv):
     path = os.path.join(FLAGS.output_dir, "student.keras")
     distiller.student.save(path)
     print(f"saved {path}")
+
+
+def _input_range(text):
+    """The `--input_range` flag as `DataFreeDistiller` reads it."""
+    if not text or text == "standardized":
+        return text or None
+    value = json.loads(text)
+    return tuple(tuple(v) if isinstance(v, list) else v for v in value)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def main(argv):
     del argv
     pair = recipes.pair_from_flags()
     student, x_test, y_test = pair["student"], pair["x_test"], pair["y_test"]
-    kwargs = dict(recipes.LARGE_SCALE_CPU_SETTINGS)
+    kwargs = dict(keras_dfkd.methods.LargeScale.presets["large_scale_cpu"])
     kwargs.update(ensemble_size=FLAGS.ensemble, seed=FLAGS.seed)
     if FLAGS.ensemble_path:
         ensemble = keras.saving.load_model(FLAGS.ensemble_path)

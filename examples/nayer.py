@@ -65,7 +65,12 @@ def main(argv):
     )
     kwargs.update(json.loads(FLAGS.method_kwargs))
     method = keras_dfkd.methods.NAYER(**kwargs)
-    distiller = keras_dfkd.DataFreeDistiller(pair["teacher"], student, method)
+    distiller = keras_dfkd.DataFreeDistiller(
+        pair["teacher"],
+        student,
+        method,
+        input_range=recipes.recipe_input_range(FLAGS.dataset),
+    )
     distiller.compile()
     distiller.fit(
         steps=FLAGS.steps,

@@ -41,7 +41,7 @@ def main(argv):
     del argv
     pair = recipes.pair_from_flags()
     student, x_test, y_test = pair["student"], pair["x_test"], pair["y_test"]
-    kwargs = dict(recipes.PRE_DFKD_CPU_SETTINGS)
+    kwargs = dict(keras_dfkd.methods.PreDFKD.presets["pre_dfkd_cpu"])
     kwargs.update(
         batch_size=FLAGS.batch_size,
         generator_width=FLAGS.generator_width,
