@@ -97,6 +97,8 @@ def method_arguments():
     kwargs = {}
     if FLAGS.method == "large_scale":
         kwargs.update(keras_dfkd.methods.LargeScale.presets["large_scale_cpu"])
+        # The README's 600 s rows ran 200 stage-1 rounds.
+        kwargs["generator_rounds"] = 200
     kwargs.update(batch_size=FLAGS.batch_size, seed=FLAGS.seed)
     kwargs.update(recipes.dataset_method_arguments(FLAGS.method, FLAGS.dataset))
     if FLAGS.method == "nayer":
