@@ -48,6 +48,12 @@ flags.DEFINE_float(
     "eval_seconds", 30.0, "Distillation seconds between curve points."
 )
 flags.DEFINE_string("output", None, "Where to write the JSON result.")
+flags.DEFINE_integer(
+    "calibration_batches",
+    None,
+    "StudentBatchNormCalibration(batches=...) for the run; None keeps "
+    "fit's default (for A/B measurements; 0 turns it off).",
+)
 flags.DEFINE_string(
     "method_kwargs",
     "{}",
@@ -91,13 +97,19 @@ def run_one(pair, method_name, teacher, teacher_accuracy, data, overrides):
         lambda rounds: None,
     )
     guard = keras_dfkd.callbacks.NonFiniteGuard(rollback=False)
+    callbacks = [guard, budget]
+    if FLAGS.calibration_batches is not None:
+        calibration = keras_dfkd.callbacks.StudentBatchNormCalibration(
+            batches=FLAGS.calibration_batches
+        )
+        callbacks.insert(1, calibration)
     start = time.perf_counter()
     error = None
     try:
         distiller.fit(
             epochs=10**6,
             steps_per_epoch=50,
-            callbacks=[guard, budget],
+            callbacks=callbacks,
             verbose=0,
         )
     except Exception as exception:  # Reported in the row, not fatal.
@@ -188,6 +200,7 @@ def _write(rows, overrides):
         "budget_seconds": FLAGS.budget_seconds,
         "seed": FLAGS.seed,
         "method_kwargs": overrides,
+        "calibration_batches": FLAGS.calibration_batches,
         "command": " ".join(sys.argv),
         "versions": {
             "keras": keras.__version__,

@@ -10,6 +10,9 @@ from keras_dfkd import backend
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.backend import DistillerStep
 from keras_dfkd.callbacks.non_finite_guard import NonFiniteGuard
+from keras_dfkd.callbacks.student_batch_norm_calibration import (
+    StudentBatchNormCalibration,
+)
 from keras_dfkd.callbacks.student_progress import StudentProgress
 from keras_dfkd.methods.method import Method
 from keras_dfkd.teacher import Teacher
@@ -381,13 +384,17 @@ class DataFreeDistiller(DistillerStep, keras.Model):
     ):
         """Runs data-free distillation for `steps` rounds.
 
-        Two callbacks are always there unless you pass your own instance:
-        `keras_dfkd.callbacks.NonFiniteGuard(raise_error=True)` (a loss
-        term turning NaN or inf stops the run with a `FloatingPointError`
-        naming it; pass `NonFiniteGuard(raise_error=False)` to stop
-        without raising, or with `rollback=True` to restore the last
-        finite epoch) and `keras_dfkd.callbacks.StudentProgress` (a
-        warning when the student stays at chance agreement).
+        Three callbacks are always there unless you pass your own
+        instance: `keras_dfkd.callbacks.NonFiniteGuard(raise_error=True)`
+        (a loss term turning NaN or inf stops the run with a
+        `FloatingPointError` naming it; pass `NonFiniteGuard(raise_error=
+        False)` to stop without raising, or with `rollback=True` to restore
+        the last finite epoch), `keras_dfkd.callbacks.
+        StudentBatchNormCalibration` (at each epoch end, before your
+        callbacks, the student's BatchNorm moving statistics are
+        re-estimated on synthetic images; `batches=0` turns it off) and
+        `keras_dfkd.callbacks.StudentProgress` (a warning when the
+        student's predictions stay at chance agreement with the teacher).
 
         Logs: every term of the method (running means over the epoch),
         plus `loss`, the student's loss. Keras callbacks that monitor a
@@ -446,6 +453,13 @@ class DataFreeDistiller(DistillerStep, keras.Model):
         if not any(isinstance(c, NonFiniteGuard) for c in callbacks):
             guard = NonFiniteGuard(rollback=False, raise_error=True)
             callbacks.insert(0, guard)
+        if not any(
+            isinstance(c, StudentBatchNormCalibration) for c in callbacks
+        ):
+            position = next(
+                i for i, c in enumerate(callbacks) if isinstance(c, NonFiniteGuard)
+            )
+            callbacks.insert(position + 1, StudentBatchNormCalibration())
         if not any(isinstance(c, StudentProgress) for c in callbacks):
             callbacks.append(StudentProgress())
         self._check_distribution(self.method)
