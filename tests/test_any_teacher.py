@@ -353,25 +353,56 @@ def test_terminate_on_nan_sees_the_loss():
 
 
 def test_student_at_chance_warns():
+    keras.utils.set_random_seed(0)
     distiller = keras_dfkd.DataFreeDistiller(
         teacher_net(), student_net(), method("dfad")
     )
-    # A student that cannot learn: zero learning rate.
+    # A student that cannot learn (zero learning rate) and always names the
+    # class the teacher names least often on synthetic images.
     distiller.compile(student_optimizer=keras.optimizers.SGD(0.0))
-    distiller.student.layers[-1].kernel.assign(
-        np.zeros(distiller.student.layers[-1].kernel.shape, "float32")
+    images = distiller.generate(256)
+    counts = np.bincount(
+        np.argmax(to_numpy(distiller.teacher(images)), axis=-1), minlength=10
     )
+    head = distiller.student.layers[-1]
+    head.kernel.assign(np.zeros(head.kernel.shape, "float32"))
+    head.bias.assign(10.0 * np.eye(10, dtype="float32")[np.argmin(counts)])
+    progress = keras_dfkd.callbacks.StudentProgress(min_student_steps=4)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         distiller.fit(
-            steps=4,
-            steps_per_epoch=2,
-            verbose=0,
-            callbacks=[
-                keras_dfkd.callbacks.StudentProgress(min_student_steps=4)
-            ],
+            steps=4, steps_per_epoch=2, verbose=0, callbacks=[progress]
         )
     assert any("not learning" in str(w.message) for w in caught)
+    assert progress.agreement < 0.19
+
+
+def test_student_that_agrees_does_not_warn():
+    keras.utils.set_random_seed(0)
+    teacher = teacher_net()
+    student = keras.models.clone_model(teacher)
+    student.set_weights(teacher.get_weights())
+    # Frozen BN layers keep the teacher's statistics through training
+    # steps; with a zero learning rate the student stays the teacher.
+    for layer in student.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+    distiller = keras_dfkd.DataFreeDistiller(teacher, student, method("dfad"))
+    distiller.compile(student_optimizer=keras.optimizers.SGD(0.0))
+    progress = keras_dfkd.callbacks.StudentProgress(min_student_steps=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        distiller.fit(
+            steps=2,
+            verbose=0,
+            callbacks=[
+                # The teacher's own BN statistics, not re-estimated ones.
+                keras_dfkd.callbacks.StudentBatchNormCalibration(batches=0),
+                progress,
+            ],
+        )
+    assert not any("not learning" in str(w.message) for w in caught)
+    assert progress.agreement == 1.0
 
 
 def test_monitoring_callbacks_with_a_mode():
@@ -491,3 +522,42 @@ def test_student_evaluation_checks_its_data():
     small = keras_dfkd.callbacks.StudentEvaluation(x[:, :8, :8], y)
     with pytest.raises(ValueError, match="student takes"):
         small._check_against(declared)
+
+
+@pytest.mark.parametrize(
+    "name, paper_rate",
+    [
+        ("dfad", 0.01),
+        ("bn_statistics", 0.1),
+        ("nayer", 0.2),
+        ("pre_dfkd", 0.1),
+        ("large_scale", 0.1),
+    ],
+)
+def test_auto_student_optimizer_follows_the_students_batch_norm(
+    name, paper_rate
+):
+    def student_optimizer(batch_norm, **overrides):
+        m = method(name)
+        for key, value in overrides.items():
+            setattr(m, key, value)
+        distiller = keras_dfkd.DataFreeDistiller(
+            teacher_net(), student_net(batch_norm=batch_norm), m
+        )
+        distiller.compile()
+        assert m.get_config()["student_optimizer"] == overrides.get(
+            "student_optimizer", "auto"
+        )
+        optimizer = distiller.optimizers["student"]
+        rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        return type(optimizer).__name__, round(rate, 6)
+
+    # BN makes the papers' SGD rates safe; a BN-free student gets Adam.
+    assert student_optimizer(True) == ("SGD", paper_rate)
+    assert student_optimizer(False) == ("Adam", 1e-3)
+    forced = student_optimizer(False, student_optimizer="sgd")
+    assert forced == ("SGD", paper_rate)
+    chosen = student_optimizer(
+        True, student_optimizer="adam", student_learning_rate=3e-4
+    )
+    assert chosen == ("Adam", 3e-4)
