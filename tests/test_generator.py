@@ -67,8 +67,6 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="cannot make 3x3"):
         Generator((3, 3, 1))
     with pytest.raises(ValueError, match="output_activation='tanh'"):
-        Generator((8, 8, 1), output_batch_norm=True, input_range=(0, 1))
-    with pytest.raises(ValueError, match="output_activation='tanh'"):
         Generator((8, 8, 1), output_activation=None, input_range=(0, 1))
     with pytest.raises(ValueError, match=r"\(height, width, channels\)"):
         Generator((32, 32))
@@ -105,6 +103,27 @@ def test_known_input_range_maps_the_activation(activation):
     standardized = Generator((16, 16, 1), width=4, input_range="standardized")
     assert standardized.output_norm is not None
     assert standardized.get_config()["output_batch_norm"] is True
+
+
+@pytest.mark.parametrize("input_range", [(0, 1), (0, 255)])
+def test_known_range_normalizes_before_the_activation(input_range):
+    # DAFL/DFAD/PRE-DFKD keep their affine-free output BN with a known
+    # range, before the tanh: per channel, atanh of the pixels has batch
+    # mean 0 and variance 1, so a batch cannot saturate at the ends.
+    generator = Generator.dafl(
+        (16, 16, 2), width=4, input_range=input_range, name="g"
+    )
+    images = keras.ops.convert_to_numpy(
+        generator(keras.random.normal((64, 100), seed=2), training=True)
+    )
+    low, high = input_range
+    pixels = (images.astype("float64") - low) / (high - low)
+    assert pixels.min() >= 0.0 and pixels.max() <= 1.0
+    pre_activation = np.arctanh(np.clip(2 * pixels - 1, -1 + 1e-7, 1 - 1e-7))
+    per_channel = pre_activation.reshape(-1, 2)
+    np.testing.assert_allclose(per_channel.mean(0), 0.0, atol=0.05)
+    np.testing.assert_allclose(per_channel.var(0), 1.0, atol=0.05)
+    assert generator.get_config()["output_batch_norm"] is True
 
 
 def test_serialization_round_trip(tmp_path):

@@ -21,6 +21,9 @@ class Generator(keras.layers.Layer):
     Upsample x2 -> Conv3x3(w) -> BN -> LeakyReLU(0.2)
     Conv3x3(C) -> output_activation [-> BN(C, affine-free)]
     [-> pixels in [0, 1] -> ToInputRange(input_range)]
+
+    (with a known `input_range`, `output_batch_norm` puts the BN before
+    `output_activation`)
     ```
 
     with `s = ceil(H / 2**num_upsamples)` and `w = width`; images of a
@@ -30,7 +33,13 @@ class Generator(keras.layers.Layer):
     known range maps the activation's output (tanh's [-1, 1] or
     sigmoid's [0, 1]) onto pixels in [0, 1] and then with
     `keras_dfkd.layers.ToInputRange`; `InputRange.standardized()` adds
-    the affine-free output BN instead. With `num_classes`
+    the affine-free output BN instead. With a known range and
+    `output_batch_norm=True` the affine-free BN moves before the
+    activation, `pixels = (tanh(BN(conv)) + 1) / 2`: each batch keeps a
+    per-channel spread instead of saturating at the range's ends (an
+    adversarial or activation-driven generator with no BN-statistics
+    loss otherwise drifts to near-binary images of one class). With
+    `num_classes`
     set, the generator is class-conditional: the one-hot label is
     concatenated to the noise vector (Luo et al. 2020).
 
@@ -58,9 +67,10 @@ class Generator(keras.layers.Layer):
             (0.9 equals PyTorch's 0.1). Defaults to `0.9`.
         output_activation: `"tanh"`, `"sigmoid"` or `None`. Defaults to
             `"tanh"`.
-        output_batch_norm: bool. Append an affine-free BN to the output
-            (DAFL/DFAD); the same as `input_range="standardized"`.
-            Defaults to `False`.
+        output_batch_norm: bool. An affine-free BN on the output
+            (DAFL/DFAD): after the activation for a standardised (or no)
+            input range, before it for a known range. Defaults to
+            `False`.
         conv_bias: bool. Whether the hidden convolutions have a bias.
             Defaults to `True`.
         spectral_normalization: bool. Wrap every convolution in Keras's
@@ -109,16 +119,11 @@ class Generator(keras.layers.Layer):
         input_range = InputRange.get(input_range)
         if input_range is not None and input_range.is_standardized:
             output_batch_norm, input_range = True, None
-        if input_range is not None and (
-            output_batch_norm or output_activation is None
-        ):
+        if input_range is not None and output_activation is None:
             raise ValueError(
                 "A generator with a known `input_range` maps its "
                 "activation's output onto the range: it needs "
-                "output_activation='tanh' or 'sigmoid' and no output "
-                "batch norm; received output_activation="
-                f"{output_activation!r}, output_batch_norm="
-                f"{output_batch_norm}."
+                "output_activation='tanh' or 'sigmoid'; received None."
             )
         image_shape = tuple(int(d) for d in image_shape)
         if len(image_shape) != 3:
@@ -224,8 +229,8 @@ class Generator(keras.layers.Layer):
         Args:
             image_shape: tuple `(height, width, channels)`.
             input_range: `None` or the teacher's input range: a known
-                range maps the tanh output onto it instead of the output
-                BN standardising it. Defaults to `None`.
+                range maps the tanh output onto it, the affine-free BN
+                moved before the tanh. Defaults to `None`.
             **kwargs: the other constructor arguments (`latent_dim`,
                 `width`, `spectral_normalization`, `name`, ...).
 
@@ -236,7 +241,7 @@ class Generator(keras.layers.Layer):
             image_shape,
             batch_norm_epsilon=0.8,
             output_activation="tanh",
-            output_batch_norm=input_range is None,
+            output_batch_norm=True,
             input_range=input_range,
             **kwargs,
         )
@@ -296,11 +301,14 @@ class Generator(keras.layers.Layer):
         left = (x.shape[2] - width) // 2
         if top or left:
             x = x[:, top : top + height, left : left + width, :]
+        normalize_first = self.to_input_range is not None
+        if self.output_norm is not None and normalize_first:
+            x = self.output_norm(x, training=training)
         if self.output_activation == "tanh":
             x = ops.tanh(x)
         elif self.output_activation == "sigmoid":
             x = ops.sigmoid(x)
-        if self.output_norm is not None:
+        if self.output_norm is not None and not normalize_first:
             x = self.output_norm(x, training=training)
         if self.to_input_range is not None:
             if self.output_activation == "tanh":

@@ -12,7 +12,6 @@ from keras_dfkd.methods.method import check_int
 from keras_dfkd.methods.method import check_student_optimizer
 from keras_dfkd.methods.method import derived_seed
 from keras_dfkd.methods.method import deserialize_layer
-from keras_dfkd.methods.method import make_student_optimizer
 from keras_dfkd.methods.method import serialize_layer
 from keras_dfkd.replay.replay import Replay
 from keras_dfkd.replay.vae_replay import VAEReplay
@@ -51,10 +50,12 @@ class DFAD(Method):
         generator_width: int. Width of the DCGAN generator. Defaults to `64`.
         student_steps: int. Student steps per round. Defaults to `5`.
         generator_learning_rate: float. Defaults to `1e-3`.
-        student_optimizer: `"sgd"` (momentum 0.9, DFAD's) or `"adam"`.
-            Defaults to `"sgd"`.
-        student_learning_rate: float or `None` (`0.01` for SGD, `1e-3`
-            for Adam). Defaults to `None`.
+        student_optimizer: `"auto"` (the default: `"sgd"` when the
+            student has BatchNorm layers, `"adam"` when it has none, whose
+            plain layers diverge at the papers' SGD rates), `"sgd"`
+            (momentum 0.9, DFAD's) or `"adam"`.
+        student_learning_rate: float or `None` (`0.01`, the
+            paper's, for SGD; `1e-3` for Adam). Defaults to `None`.
         student_weight_decay: float, SGD's. Defaults to `1e-4`.
         replay: `None`, `"vae"` (a `keras_dfkd.replay.VAEReplay` with its
             defaults) or any `keras_dfkd.replay.Replay`. Defaults to `None`.
@@ -90,6 +91,8 @@ class DFAD(Method):
         "dfad_cpu": dict(batch_size=256, generator_width=16, student_steps=5),
     }
 
+    paper_student_learning_rate = 0.01
+
     def __init__(
         self,
         batch_size=512,
@@ -97,7 +100,7 @@ class DFAD(Method):
         generator_width=64,
         student_steps=5,
         generator_learning_rate=1e-3,
-        student_optimizer="sgd",
+        student_optimizer="auto",
         student_learning_rate=None,
         student_weight_decay=1e-4,
         replay=None,
@@ -131,8 +134,6 @@ class DFAD(Method):
         self.student_steps = student_steps
         self.generator_learning_rate = generator_learning_rate
         check_student_optimizer(student_optimizer)
-        if student_learning_rate is None:
-            student_learning_rate = 0.01 if student_optimizer == "sgd" else 1e-3
         self.student_optimizer = student_optimizer
         self.student_learning_rate = student_learning_rate
         self.student_weight_decay = student_weight_decay
@@ -149,6 +150,7 @@ class DFAD(Method):
             latent_dim=self.latent_dim,
             width=self.generator_width,
             output_activation="tanh",
+            output_batch_norm=True,
             input_range=self.input_range,
             name="generator",
         )
@@ -159,11 +161,7 @@ class DFAD(Method):
     def default_optimizers(self):
         return {
             "generator": keras.optimizers.Adam(self.generator_learning_rate),
-            "student": make_student_optimizer(
-                self.student_optimizer,
-                self.student_learning_rate,
-                self.student_weight_decay,
-            ),
+            "student": self.student_optimizer_instance(),
         }
 
     @property
