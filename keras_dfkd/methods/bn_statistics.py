@@ -13,7 +13,6 @@ from keras_dfkd.methods.method import check_int
 from keras_dfkd.methods.method import check_student_optimizer
 from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import generator_adam
-from keras_dfkd.methods.method import make_student_optimizer
 from keras_dfkd.methods.method import serialize_layer
 
 ADVERSARIAL_LOSSES = ("masked_kl", "kl", "js", "none")
@@ -57,10 +56,12 @@ class BNStatistics(Method):
             `None`.
         generator_learning_rate: float. Adam(beta_1=0.5, beta_2=0.999).
             Defaults to `1e-3`.
-        student_optimizer: `"sgd"` (momentum 0.9, DFQ's) or `"adam"`.
-            Defaults to `"sgd"`.
-        student_learning_rate: float or `None` (`0.1` for SGD, `1e-3` for
-            Adam). Defaults to `None`.
+        student_optimizer: `"auto"` (the default: `"sgd"` when the
+            student has BatchNorm layers, `"adam"` when it has none, whose
+            plain layers diverge at the papers' SGD rates), `"sgd"`
+            (momentum 0.9, DFQ's) or `"adam"`.
+        student_learning_rate: float or `None` (`0.1`, the
+            paper's, for SGD; `1e-3` for Adam). Defaults to `None`.
         student_weight_decay: float, SGD's. Defaults to `1e-4`.
         seed: int or `None`. Defaults to `None`.
         **kwargs: standard layer arguments.
@@ -97,6 +98,8 @@ class BNStatistics(Method):
         ),
     }
 
+    paper_student_learning_rate = 0.1
+
     def __init__(
         self,
         batch_size=256,
@@ -112,7 +115,7 @@ class BNStatistics(Method):
         temperature=20.0,
         augmentation=None,
         generator_learning_rate=1e-3,
-        student_optimizer="sgd",
+        student_optimizer="auto",
         student_learning_rate=None,
         student_weight_decay=1e-4,
         seed=None,
@@ -138,8 +141,6 @@ class BNStatistics(Method):
         self.augmentation = deserialize_layer(augmentation)
         self.generator_learning_rate = generator_learning_rate
         check_student_optimizer(student_optimizer)
-        if student_learning_rate is None:
-            student_learning_rate = 0.1 if student_optimizer == "sgd" else 1e-3
         self.student_optimizer = student_optimizer
         self.student_learning_rate = student_learning_rate
         self.student_weight_decay = student_weight_decay
@@ -167,11 +168,7 @@ class BNStatistics(Method):
     def default_optimizers(self):
         return {
             "generator": generator_adam(self.generator_learning_rate),
-            "student": make_student_optimizer(
-                self.student_optimizer,
-                self.student_learning_rate,
-                self.student_weight_decay,
-            ),
+            "student": self.student_optimizer_instance(),
         }
 
     @property

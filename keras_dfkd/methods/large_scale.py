@@ -19,7 +19,6 @@ from keras_dfkd.methods.method import cosine_or_constant
 from keras_dfkd.methods.method import derived_seed
 from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import generator_adam
-from keras_dfkd.methods.method import make_student_optimizer
 from keras_dfkd.methods.method import serialize_layer
 
 #: Images at least this large get DeepInversion's jitter and flip by default.
@@ -85,10 +84,12 @@ class LargeScale(Method):
             shape and classes must match the teacher. Defaults to `None`.
         generator_learning_rate: float. Adam(beta_1=0.5). Defaults to
             `1e-3`.
-        student_optimizer: `"sgd"` (momentum 0.9) or `"adam"`. Defaults
-            to `"sgd"`.
-        student_learning_rate: float or `None` (`0.1` for SGD, `1e-3` for
-            Adam). Defaults to `None`.
+        student_optimizer: `"auto"` (the default: `"sgd"` when the
+            student has BatchNorm layers, `"adam"` when it has none, whose
+            plain layers diverge at the papers' SGD rates), `"sgd"`
+            (momentum 0.9) or `"adam"`.
+        student_learning_rate: float or `None` (`0.1`, the
+            paper's, for SGD; `1e-3` for Adam). Defaults to `None`.
         student_weight_decay: float, SGD's. Defaults to `5e-4`.
         decay_rounds: int or `None`. Student-training rounds of cosine
             decay of the student learning rate (to 0), counted from the
@@ -141,6 +142,8 @@ class LargeScale(Method):
         ),
     }
 
+    paper_student_learning_rate = 0.1
+
     def __init__(
         self,
         batch_size=256,
@@ -157,7 +160,7 @@ class LargeScale(Method):
         augmentation="auto",
         ensemble=None,
         generator_learning_rate=1e-3,
-        student_optimizer="sgd",
+        student_optimizer="auto",
         student_learning_rate=None,
         student_weight_decay=5e-4,
         decay_rounds=None,
@@ -202,8 +205,6 @@ class LargeScale(Method):
         self.ensemble = ensemble
         self.generator_learning_rate = generator_learning_rate
         check_student_optimizer(student_optimizer)
-        if student_learning_rate is None:
-            student_learning_rate = 0.1 if student_optimizer == "sgd" else 1e-3
         self.student_optimizer = student_optimizer
         self.student_learning_rate = student_learning_rate
         self.student_weight_decay = student_weight_decay
@@ -261,14 +262,12 @@ class LargeScale(Method):
         # stage 2 (or round 0 with `joint`).
         return {
             "generator": generator_adam(self.generator_learning_rate),
-            "student": make_student_optimizer(
-                self.student_optimizer,
+            "student": self.student_optimizer_instance(
                 cosine_or_constant(
-                    self.student_learning_rate,
+                    self.resolved_student_learning_rate(),
                     self.decay_rounds,
                     self.student_steps,
-                ),
-                self.student_weight_decay,
+                )
             ),
         }
 

@@ -8,6 +8,7 @@ from keras import ops
 from keras_dfkd import backend
 from keras_dfkd import losses
 from keras_dfkd.api_export import keras_dfkd_export
+from keras_dfkd.teacher import all_layers
 
 Phase = collections.namedtuple(
     "Phase", ["name", "groups", "repeats", "reset_optimizer"], defaults=[False]
@@ -105,7 +106,10 @@ def momentum_sgd(learning_rate, weight_decay):
 
 
 #: The student optimizers a method's `student_optimizer` can name.
-STUDENT_OPTIMIZERS = ("adam", "sgd")
+STUDENT_OPTIMIZERS = ("auto", "adam", "sgd")
+
+#: The students' Adam learning rate when none is given.
+ADAM_STUDENT_LEARNING_RATE = 1e-3
 
 
 def check_student_optimizer(kind):
@@ -117,9 +121,24 @@ def check_student_optimizer(kind):
         )
 
 
+def resolve_student_optimizer(kind, student_has_batch_norm):
+    """`"auto"`: `"sgd"` for a student with BatchNorm, else `"adam"`.
+
+    The papers' students train with SGD (momentum 0.9) at 0.1-0.2, rates
+    that BatchNorm makes safe. Without it the same rates diverge or kill
+    the ReLUs: on the zoo's VGG pair (a 3-conv student without BN), NAYER
+    at SGD 0.2 ended at chance (10 %); Adam at 1e-3 learns.
+    """
+    check_student_optimizer(kind)
+    if kind == "auto":
+        return "sgd" if student_has_batch_norm else "adam"
+    return kind
+
+
 def make_student_optimizer(kind, learning_rate, weight_decay=0.0):
     """`"adam"`: Adam; `"sgd"`: SGD with momentum 0.9 and weight decay."""
-    check_student_optimizer(kind)
+    if kind not in ("adam", "sgd"):
+        raise ValueError(f"Resolve {kind!r} first: 'adam' or 'sgd'.")
     if kind == "adam":
         return keras.optimizers.Adam(learning_rate)
     return momentum_sgd(learning_rate, weight_decay)
@@ -225,11 +244,42 @@ class Method(keras.layers.Layer):
         self.image_shape = teacher.input_shape
         # Generators make images in the teacher's domain (InputRange).
         self.input_range = teacher.input_range
+        self.student_has_batch_norm = any(
+            isinstance(layer, keras.layers.BatchNormalization)
+            for layer in all_layers(student)
+        )
         self.build_synthesizer(teacher, student)
         self.built = True
 
     def build_synthesizer(self, teacher, student):
         raise NotImplementedError
+
+    #: The student's SGD learning rate in the method's paper, used when
+    #: `student_learning_rate` is `None` and the student trains with SGD.
+    paper_student_learning_rate = 0.1
+
+    def resolved_student_optimizer(self):
+        """`"sgd"` or `"adam"`: `student_optimizer` for this student."""
+        return resolve_student_optimizer(
+            self.student_optimizer,
+            getattr(self, "student_has_batch_norm", True),
+        )
+
+    def resolved_student_learning_rate(self):
+        """`student_learning_rate`, or the default of the optimizer."""
+        if self.student_learning_rate is not None:
+            return self.student_learning_rate
+        if self.resolved_student_optimizer() == "sgd":
+            return self.paper_student_learning_rate
+        return ADAM_STUDENT_LEARNING_RATE
+
+    def student_optimizer_instance(self, learning_rate=None):
+        """The default student optimizer; `learning_rate` may be a schedule."""
+        return make_student_optimizer(
+            self.resolved_student_optimizer(),
+            learning_rate or self.resolved_student_learning_rate(),
+            self.student_weight_decay,
+        )
 
     def default_optimizers(self):
         """Returns `{group: optimizer}` with the paper's defaults."""

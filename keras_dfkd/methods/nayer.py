@@ -21,7 +21,6 @@ from keras_dfkd.methods.method import cosine_or_constant
 from keras_dfkd.methods.method import derived_seed
 from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import generator_adam
-from keras_dfkd.methods.method import make_student_optimizer
 from keras_dfkd.methods.method import serialize_layer
 from keras_dfkd.replay.image_pool import ImagePool
 
@@ -117,10 +116,12 @@ class NAYER(Method):
         pool_dtype: storage dtype of the pool (`"uint8"` like NAYER's
             PNGs, or a float dtype). Defaults to `"uint8"`.
         generator_learning_rate: float. Defaults to `4e-3`.
-        student_optimizer: `"sgd"` (momentum 0.9, NAYER's) or `"adam"`.
-            Defaults to `"sgd"`.
-        student_learning_rate: float or `None` (`0.2` for SGD, `1e-3` for
-            Adam). Defaults to `None`.
+        student_optimizer: `"auto"` (the default: `"sgd"` when the
+            student has BatchNorm layers, `"adam"` when it has none, whose
+            plain layers diverge at the papers' SGD rates), `"sgd"`
+            (momentum 0.9, NAYER's) or `"adam"`.
+        student_learning_rate: float or `None` (`0.2`, the
+            paper's, for SGD; `1e-3` for Adam). Defaults to `None`.
         student_weight_decay: float, SGD's. Defaults to `1e-4`.
         decay_rounds: int or `None`. Rounds of cosine decay of the student
             learning rate (counting student steps only); `None` keeps it
@@ -175,6 +176,8 @@ class NAYER(Method):
         ),
     }
 
+    paper_student_learning_rate = 0.2
+
     def __init__(
         self,
         class_names=None,
@@ -199,7 +202,7 @@ class NAYER(Method):
         pool_policy="ring",
         pool_dtype="uint8",
         generator_learning_rate=4e-3,
-        student_optimizer="sgd",
+        student_optimizer="auto",
         student_learning_rate=None,
         student_weight_decay=1e-4,
         decay_rounds=None,
@@ -283,8 +286,6 @@ class NAYER(Method):
         self.pool_dtype = pool_dtype
         self.generator_learning_rate = generator_learning_rate
         check_student_optimizer(student_optimizer)
-        if student_learning_rate is None:
-            student_learning_rate = 0.2 if student_optimizer == "sgd" else 1e-3
         self.student_optimizer = student_optimizer
         self.student_learning_rate = student_learning_rate
         self.student_weight_decay = student_weight_decay
@@ -380,21 +381,16 @@ class NAYER(Method):
         return getattr(self, "pool", None)
 
     def default_optimizers(self):
+        rate = self.resolved_student_learning_rate()
         learning_rate = cosine_or_constant(
-            self.student_learning_rate,
+            rate,
             self.decay_rounds,
             self.student_steps,
-            final_fraction=min(
-                1.0, self.min_student_learning_rate / self.student_learning_rate
-            ),
+            final_fraction=min(1.0, self.min_student_learning_rate / rate),
         )
         return {
             "generator": generator_adam(self.generator_learning_rate),
-            "student": make_student_optimizer(
-                self.student_optimizer,
-                learning_rate,
-                self.student_weight_decay,
-            ),
+            "student": self.student_optimizer_instance(learning_rate),
         }
 
     # Schedule.

@@ -12,7 +12,6 @@ from keras_dfkd.methods.method import check_int
 from keras_dfkd.methods.method import check_student_optimizer
 from keras_dfkd.methods.method import cosine_or_constant
 from keras_dfkd.methods.method import derived_seed
-from keras_dfkd.methods.method import make_student_optimizer
 from keras_dfkd.replay.vae_replay import VAEReplay
 
 
@@ -99,12 +98,14 @@ class PreDFKD(Method):
         activation_weight: float. `a`. Defaults to `0.1`.
         adversarial_temperature: float. JS temperature. Defaults to `3.0`.
         generator_learning_rate: float. Defaults to `0.02`.
-        student_learning_rate: float or `None` (`0.1` for SGD, `1e-3`
-            for Adam). Defaults to `None`.
+        student_learning_rate: float or `None` (`0.1`, the paper's, for
+            SGD; `1e-3` for Adam). Defaults to `None`.
         student_weight_decay: float. SGD's weight decay. Defaults to `5e-4`.
-        student_optimizer: `"sgd"` (SGD with momentum 0.9, the CIFAR
-            setting) or `"adam"` (Adam without weight decay, the reference
-            code's MNIST setting). Defaults to `"sgd"`.
+        student_optimizer: `"auto"` (the default: `"sgd"` when the
+            student has BatchNorm layers, `"adam"` when it has none, whose
+            plain layers diverge at the papers' SGD rates), `"sgd"` (SGD
+            with momentum 0.9, the CIFAR setting) or `"adam"` (Adam
+            without weight decay, the reference code's MNIST setting).
         decay_rounds: int or `None`. Rounds of cosine decay of the student
             learning rate (to 0). Defaults to `None` (constant).
         vae_latent_dim: int. Defaults to `1000`.
@@ -157,6 +158,8 @@ class PreDFKD(Method):
         ),
     }
 
+    paper_student_learning_rate = 0.1
+
     def __init__(
         self,
         batch_size=1024,
@@ -172,7 +175,7 @@ class PreDFKD(Method):
         generator_learning_rate=0.02,
         student_learning_rate=None,
         student_weight_decay=5e-4,
-        student_optimizer="sgd",
+        student_optimizer="auto",
         decay_rounds=None,
         vae_latent_dim=1000,
         vae_width=64,
@@ -201,8 +204,6 @@ class PreDFKD(Method):
         if decay_rounds is not None:
             check_int("decay_rounds", decay_rounds)
         check_student_optimizer(student_optimizer)
-        if student_learning_rate is None:
-            student_learning_rate = 0.1 if student_optimizer == "sgd" else 1e-3
         if adversarial_temperature <= 0:
             raise ValueError(
                 "`adversarial_temperature` must be positive; received "
@@ -259,11 +260,11 @@ class PreDFKD(Method):
 
     def default_optimizers(self):
         learning_rate = cosine_or_constant(
-            self.student_learning_rate, self.decay_rounds, self.student_steps
+            self.resolved_student_learning_rate(),
+            self.decay_rounds,
+            self.student_steps,
         )
-        student = make_student_optimizer(
-            self.student_optimizer, learning_rate, self.student_weight_decay
-        )
+        student = self.student_optimizer_instance(learning_rate)
         return {
             "generator": keras.optimizers.Adam(self.generator_learning_rate),
             "student": student,
