@@ -109,20 +109,24 @@ def fingerprint(make_method):
 
 
 def compare(recorded, current, rtol):
+    """Returns `(same, verdict)`: bit-identical or within `rtol`."""
     if set(recorded) != set(current):
-        return "different variables: " + ", ".join(
+        return False, "different variables: " + ", ".join(
             sorted(set(recorded) ^ set(current))
         )
     if all(recorded[k]["sha256"] == current[k]["sha256"] for k in recorded):
-        return "bit-identical"
+        return True, "bit-identical"
     worst = 0.0
     for key in recorded:
         a = np.array(recorded[key]["values"])
         b = np.array(current[key]["values"])
         scale = np.maximum(np.abs(a), 1e-12)
         worst = max(worst, float(np.max(np.abs(a - b) / scale, initial=0)))
-    verdict = "within" if worst <= rtol else "DIFFERENT, beyond"
-    return f"{verdict} rtol {rtol:g} (worst relative difference {worst:.3g})"
+    same = worst <= rtol
+    verdict = "within" if same else "DIFFERENT, beyond"
+    return same, (
+        f"{verdict} rtol {rtol:g} (worst relative difference {worst:.3g})"
+    )
 
 
 def main():
@@ -148,10 +152,8 @@ def main():
             recorded = json.load(f)["methods"]
         failed = False
         for name, weights in results.items():
-            verdict = compare(recorded[name], weights, args.rtol)
-            failed |= verdict.startswith("DIFFERENT") or verdict.startswith(
-                "different"
-            )
+            same, verdict = compare(recorded[name], weights, args.rtol)
+            failed |= not same
             print(f"{name}: {verdict}")
         sys.exit(int(failed))
 
