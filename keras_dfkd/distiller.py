@@ -1,6 +1,5 @@
 """`DataFreeDistiller`: distil a teacher into a student without data."""
 
-import collections
 import os
 
 import keras
@@ -19,25 +18,6 @@ from keras_dfkd.teacher import Teacher
 from keras_dfkd.teacher import all_layers
 
 SUPPORTED_BACKENDS = ("tensorflow", "jax")
-
-_PhasePlan = collections.namedtuple(
-    "_PhasePlan", ["phase", "variable_positions", "groups"]
-)
-_GroupPlan = collections.namedtuple(
-    "_GroupPlan",
-    [
-        "name",
-        "optimizer",
-        "sub_positions",
-        "optimizer_positions",
-        # Positions in the MultiOptimizer's variables of the slots and
-        # iteration count (not the learning rate) that a
-        # `Phase(reset_optimizer=True)` zeroes. Positions, not variables:
-        # the model would track variables held here as its own.
-        "reset_positions",
-    ],
-)
-
 
 _SEED_KEY = "seed_generator_state_"
 
@@ -234,12 +214,6 @@ class DataFreeDistiller(DistillerStep, keras.Model):
                 f"num_classes={self._teacher.num_classes}."
             )
 
-    def _add_log_aliases(self, logs, weights):
-        """Logs `loss` as the student's loss (read by Keras callbacks)."""
-        if "student_loss" in logs:
-            logs["loss"] = logs["student_loss"]
-            weights["loss"] = weights["student_loss"]
-
     def call(self, inputs, training=False):
         """Runs the student."""
         return self.student(inputs, training=training)
@@ -323,46 +297,7 @@ class DataFreeDistiller(DistillerStep, keras.Model):
         )
         self._group_optimizers = chosen
         self._jit_compile_arg = jit_compile
-        self._phase_plans = self._plan_phases(groups)
-        positions = {id(v): i for i, v in enumerate(multi.variables)}
-        self._multi_iterations_index = positions[id(multi.iterations)]
-
-    def _plan_phases(self, groups):
-        variable_index = {
-            id(v): i for i, v in enumerate(self.trainable_variables)
-        }
-        optimizer_index = {
-            id(v): i for i, v in enumerate(self.optimizer.variables)
-        }
-        plans = []
-        for phase in self.method.phases:
-            positions, group_plans = [], []
-            for name in phase.groups:
-                if name not in groups:
-                    raise ValueError(
-                        f"Phase {phase.name!r} trains unknown group {name!r}."
-                    )
-                # The optimizer was built on its variables in model order.
-                own = sorted(variable_index[id(v)] for v in groups[name])
-                start = len(positions)
-                positions.extend(own)
-                optimizer = self._group_optimizers[name]
-                resettable = [
-                    v
-                    for v in optimizer.variables
-                    if v is not getattr(optimizer, "_learning_rate", None)
-                ]
-                group_plans.append(
-                    _GroupPlan(
-                        name,
-                        optimizer,
-                        list(range(start, start + len(own))),
-                        [optimizer_index[id(v)] for v in optimizer.variables],
-                        [optimizer_index[id(v)] for v in resettable],
-                    )
-                )
-            plans.append(_PhasePlan(phase, positions, group_plans))
-        return plans
+        self._phase_plans = self.plan_phases(groups)
 
     @property
     def optimizers(self):
@@ -457,7 +392,9 @@ class DataFreeDistiller(DistillerStep, keras.Model):
             isinstance(c, StudentBatchNormCalibration) for c in callbacks
         ):
             position = next(
-                i for i, c in enumerate(callbacks) if isinstance(c, NonFiniteGuard)
+                i
+                for i, c in enumerate(callbacks)
+                if isinstance(c, NonFiniteGuard)
             )
             callbacks.insert(position + 1, StudentBatchNormCalibration())
         if not any(isinstance(c, StudentProgress) for c in callbacks):
@@ -534,14 +471,18 @@ class DataFreeDistiller(DistillerStep, keras.Model):
         """Returns `batch_size` synthetic images as the method makes them."""
         return self.method.generate(batch_size, training=False)
 
-    def _seed_states(self):
-        """Every `SeedGenerator` state in the model, in a fixed order."""
+    def seed_states(self):
+        """Every `SeedGenerator` state variable in the model, in a fixed order.
+
+        The states are the model's variables that are not weights; Keras
+        saves no seed state, so the distiller saves these itself.
+        """
+        weights = {id(v) for v in self.weights}
         states, seen = [], set()
-        for layer in self._flatten_layers(include_self=True):
-            for generator in getattr(layer, "_seed_generators", []):
-                if id(generator.state) not in seen:
-                    seen.add(id(generator.state))
-                    states.append(generator.state)
+        for variable in self.variables:
+            if id(variable) not in weights and id(variable) not in seen:
+                seen.add(id(variable))
+                states.append(variable)
         return states
 
     # Keras saves no SeedGenerator state, so a reloaded or resumed run
@@ -551,7 +492,7 @@ class DataFreeDistiller(DistillerStep, keras.Model):
 
     def save_own_variables(self, store):
         super().save_own_variables(store)
-        for i, state in enumerate(self._seed_states()):
+        for i, state in enumerate(self.seed_states()):
             store[f"{_SEED_KEY}{i}"] = keras.ops.convert_to_numpy(state)
 
     def load_own_variables(self, store):
@@ -560,7 +501,7 @@ class DataFreeDistiller(DistillerStep, keras.Model):
         super().load_own_variables(
             {k: store[k] for k in keys if not k.startswith(_SEED_KEY)}
         )
-        states = self._seed_states()
+        states = self.seed_states()
         if seeds and len(seeds) != len(states):
             raise ValueError(
                 f"The checkpoint holds {len(seeds)} random-generator states "

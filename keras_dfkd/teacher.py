@@ -5,18 +5,17 @@ import numpy as np
 from keras import ops
 
 from keras_dfkd import input_range_detection
+from keras_dfkd.backend import keras_shims
 
 
 def all_layers(model):
     """Every layer of `model`, nested models' layers included."""
-    return list(model._flatten_layers(include_self=False))
+    return keras_shims.flatten_layers(model, include_self=False)
 
 
 def is_graph_model(layer):
     """Whether `layer` is a Functional or Sequential model (a graph)."""
-    return isinstance(layer, keras.Model) and hasattr(
-        layer, "_run_through_graph"
-    )
+    return isinstance(layer, keras.Model) and keras_shims.is_graph_model(layer)
 
 
 def trace(model, inputs, on_call):
@@ -41,7 +40,7 @@ def trace(model, inputs, on_call):
         for layer in model.layers:
             x = call(layer, x)
         return x
-    return model._run_through_graph(inputs, call_fn=call)
+    return keras_shims.run_through_graph(model, inputs, call)
 
 
 class Teacher:

@@ -13,9 +13,11 @@ if _BACKEND == "jax":
     from keras_dfkd.backend.jax import compiled_input_gradient
     from keras_dfkd.backend.jax import cross_replica_mean
     from keras_dfkd.backend.jax import distribute_batch
+    from keras_dfkd.backend.jax import gather_rows
     from keras_dfkd.backend.jax import input_gradient
     from keras_dfkd.backend.jax import needs_static_repeats
     from keras_dfkd.backend.jax import num_devices
+    from keras_dfkd.backend.jax import scatter_rows
 elif _BACKEND == "tensorflow":
     from keras_dfkd.backend.tensorflow import (
         TensorFlowDistillerStep as DistillerStep,
@@ -23,9 +25,11 @@ elif _BACKEND == "tensorflow":
     from keras_dfkd.backend.tensorflow import compiled_input_gradient
     from keras_dfkd.backend.tensorflow import cross_replica_mean
     from keras_dfkd.backend.tensorflow import distribute_batch
+    from keras_dfkd.backend.tensorflow import gather_rows
     from keras_dfkd.backend.tensorflow import input_gradient
     from keras_dfkd.backend.tensorflow import needs_static_repeats
     from keras_dfkd.backend.tensorflow import num_devices
+    from keras_dfkd.backend.tensorflow import scatter_rows
 else:
 
     def distribute_batch(x):
@@ -42,6 +46,14 @@ else:
 
     def compiled_input_gradient(fn):
         return lambda x: input_gradient(fn, x)
+
+    def gather_rows(variable, indices):
+        return keras.ops.take(variable.value, indices, axis=0)
+
+    def scatter_rows(variable, indices, rows):
+        variable.assign(
+            keras.ops.scatter_update(variable.value, indices[:, None], rows)
+        )
 
     def input_gradient(fn, x):
         raise NotImplementedError(
@@ -65,7 +77,9 @@ __all__ = [
     "compiled_input_gradient",
     "cross_replica_mean",
     "distribute_batch",
+    "gather_rows",
     "input_gradient",
     "needs_static_repeats",
     "num_devices",
+    "scatter_rows",
 ]

@@ -15,7 +15,10 @@ batch 100, 4.4 s vs 0.09 s).
 import jax
 import jax.numpy as jnp
 import keras
-from keras.src.backend.common import stateless_scope
+from keras import ops
+
+from keras_dfkd.backend import keras_shims
+from keras_dfkd.round_loop import RoundLoop
 
 
 def _unroll_loops():
@@ -50,112 +53,70 @@ class _StraightThroughScope(keras.StatelessScope):
         super().add_update((variable, value))
 
 
-class JAXDistillerStep:
+class JAXDistillerStep(RoundLoop):
     """Mixin providing the JAX `train_step(state, data)`."""
 
     def train_step(self, state, data):
         del data  # Data-free: the dummy batch only counts rounds.
-        tv, ntv, ov, mv = (list(part) for part in state)
-        logs, weights = {}, {}
-        for plan in self._phase_plans:
-            tv, ntv, ov, repeats = self._jax_begin_phase(plan, tv, ntv, ov)
-            if isinstance(repeats, int) and repeats == 1:
-                tv, ntv, ov, phase_logs = self._jax_phase(plan, tv, ntv, ov)
-                weight = 1.0
-            else:
-                tv, ntv, ov, phase_logs = self._jax_phase_loop(
-                    plan, repeats, tv, ntv, ov
-                )
-                weight = jnp.minimum(repeats, 1).astype("float32")
-            phase = plan.phase
-            tv, ntv, end_logs = self._jax_stateful(
-                lambda: self.method.on_phase_end(phase), tv, ntv
-            )
-            for name, value in phase_logs.items():
-                logs[name], weights[name] = value, weight
-            for name, value in (end_logs or {}).items():
-                logs[name], weights[name] = value, 1.0
-        tv, ntv, _ = self._jax_stateful(self.method.after_round, tv, ntv)
-        self._add_log_aliases(logs, weights)
-        ov[self._multi_iterations_index] = ov[self._multi_iterations_index] + 1
-        results, mv = self._jax_update_metrics(mv, logs, weights)
-        return results, (tv, ntv, ov, mv)
+        round_state = _RoundState(self, state)
+        results = self.run_round(round_state)
+        return results, round_state.values()
 
-    def _model_mapping(self, tv, ntv):
-        return list(zip(self.trainable_variables, tv)) + list(
-            zip(self.non_trainable_variables, ntv)
+
+class _RoundState:
+    """Carries the model's state (trainable, non-trainable, optimizer and
+    metrics variables) through a round as values."""
+
+    def __init__(self, model, state):
+        self.model = model
+        self.tv, self.ntv, self.ov, self.mv = (list(part) for part in state)
+
+    def values(self):
+        return self.tv, self.ntv, self.ov, self.mv
+
+    def _variables(self):
+        model = self.model
+        return (
+            model.trainable_variables,
+            model.non_trainable_variables,
+            model.optimizer.variables,
+            model.metrics_variables,
         )
 
-    def _jax_stateful(self, fn, tv, ntv):
-        """Runs `fn` (which may assign variables); returns the new state."""
-        with keras.StatelessScope(
-            state_mapping=self._model_mapping(tv, ntv)
-        ) as scope:
+    def run(self, fn):
+        """Runs `fn` (which may assign variables) on the current values."""
+        variables = self._variables()
+        mapping = [
+            pair
+            for group, values in zip(variables, self.values())
+            for pair in zip(group, values)
+        ]
+        with keras.StatelessScope(state_mapping=mapping) as scope:
             result = fn()
-        tv = [scope.get_current_value(v) for v in self.trainable_variables]
-        ntv = [scope.get_current_value(v) for v in self.non_trainable_variables]
-        return tv, ntv, result
-
-    def _jax_begin_phase(self, plan, tv, ntv, ov):
-        if plan.phase.reset_optimizer:
-            for group in plan.groups:
-                for j in group.reset_positions:
-                    ov[j] = jnp.zeros_like(ov[j])
-
-        def begin():
-            self.method.on_phase_begin(plan.phase)
-            return self.method.phase_repeats(plan.phase)
-
-        tv, ntv, repeats = self._jax_stateful(begin, tv, ntv)
-        return tv, ntv, ov, repeats
-
-    def _jax_phase(self, plan, tv, ntv, ov):
-        trainable_ids = {id(v) for v in self.trainable_variables}
-
-        def loss_fn(sub, tv, ntv):
-            full = _replaced(tv, plan.variable_positions, sub)
-            with _StraightThroughScope(
-                self._model_mapping(full, ntv), trainable_ids
-            ) as scope:
-                loss, logs = self.method.phase_loss(plan.phase, self.student)
-            new_tv = [
-                jax.lax.stop_gradient(scope.get_current_value(v))
-                for v in self.trainable_variables
-            ]
-            new_ntv = [
-                scope.get_current_value(v) for v in self.non_trainable_variables
-            ]
-            return loss, (logs, new_tv, new_ntv)
-
-        sub = [tv[p] for p in plan.variable_positions]
-        (_, (logs, tv, ntv)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            sub, tv, ntv
+        self.tv, self.ntv, self.ov, self.mv = (
+            [scope.get_current_value(v) for v in group] for group in variables
         )
-        ov = list(ov)
-        for group in plan.groups:
-            positions = [
-                plan.variable_positions[i] for i in group.sub_positions
-            ]
-            new_vars, new_opt = group.optimizer.stateless_apply(
-                [ov[j] for j in group.optimizer_positions],
-                [grads[i] for i in group.sub_positions],
-                [tv[p] for p in positions],
-            )
-            tv = _replaced(tv, positions, new_vars)
-            ov = _replaced(ov, group.optimizer_positions, new_opt)
-        return tv, ntv, ov, logs
+        return result
 
-    def _jax_phase_loop(self, plan, repeats, tv, ntv, ov):
-        names = list(self.method.log_names)
+    def step(self, plan):
+        self.tv, self.ntv, self.ov, logs = _phase_step(
+            self.model, plan, self.tv, self.ntv, self.ov
+        )
+        return logs
+
+    def loop(self, plan, repeats):
+        model = self.model
+        names = list(model.method.log_names)
         produced = []
         # Only the phase's optimizer slots are carried; all variables are,
         # since a loss may assign any of them (e.g. spectral normalization).
+        ov = self.ov
         ov_positions = [j for g in plan.groups for j in g.optimizer_positions]
 
         def body(i, carry):
             tv, ntv, sub_ov, logs = carry
-            tv, ntv, full_ov, phase_logs = self._jax_phase(
-                plan, tv, ntv, _replaced(ov, ov_positions, sub_ov)
+            tv, ntv, full_ov, phase_logs = _phase_step(
+                model, plan, tv, ntv, _replaced(ov, ov_positions, sub_ov)
             )
             produced[:] = list(phase_logs)
             new = {n: jnp.asarray(v, "float32") for n, v in phase_logs.items()}
@@ -167,8 +128,8 @@ class JAXDistillerStep:
             )
 
         carry = (
-            list(tv),
-            ntv,
+            list(self.tv),
+            self.ntv,
             [ov[j] for j in ov_positions],
             {n: jnp.zeros((), "float32") for n in names},
         )
@@ -185,27 +146,51 @@ class JAXDistillerStep:
                     )
         else:
             carry = jax.lax.fori_loop(0, repeats, body, carry)
-        tv, ntv, sub_ov, logs = carry
-        return (
-            tv,
-            ntv,
-            _replaced(ov, ov_positions, sub_ov),
-            {n: logs[n] for n in produced},
-        )
+        self.tv, self.ntv, sub_ov, logs = carry
+        self.ov = _replaced(ov, ov_positions, sub_ov)
+        return {n: logs[n] for n in produced}
 
-    def _jax_update_metrics(self, mv, logs, weights):
-        with keras.StatelessScope(
-            state_mapping=list(zip(self.metrics_variables, mv))
+
+def _model_mapping(model, tv, ntv):
+    return list(zip(model.trainable_variables, tv)) + list(
+        zip(model.non_trainable_variables, ntv)
+    )
+
+
+def _phase_step(model, plan, tv, ntv, ov):
+    """One gradient step of `plan.phase`, as a pure function of the state."""
+    trainable_ids = {id(v) for v in model.trainable_variables}
+
+    def loss_fn(sub, tv, ntv):
+        full = _replaced(tv, plan.variable_positions, sub)
+        with _StraightThroughScope(
+            _model_mapping(model, full, ntv), trainable_ids
         ) as scope:
-            for name, value in logs.items():
-                if name in self.method.gauge_names:
-                    self._trackers[name].reset_state()
-                self._trackers[name].update_state(
-                    value, sample_weight=weights[name]
-                )
-            results = {name: t.result() for name, t in self._trackers.items()}
-        mv = [scope.get_current_value(v) for v in self.metrics_variables]
-        return results, mv
+            loss, logs = plan.phase.loss(model.student)
+        new_tv = [
+            jax.lax.stop_gradient(scope.get_current_value(v))
+            for v in model.trainable_variables
+        ]
+        new_ntv = [
+            scope.get_current_value(v) for v in model.non_trainable_variables
+        ]
+        return loss, (logs, new_tv, new_ntv)
+
+    sub = [tv[p] for p in plan.variable_positions]
+    (_, (logs, tv, ntv)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        sub, tv, ntv
+    )
+    ov = list(ov)
+    for group in plan.groups:
+        positions = [plan.variable_positions[i] for i in group.sub_positions]
+        new_vars, new_opt = group.optimizer.stateless_apply(
+            [ov[j] for j in group.optimizer_positions],
+            [grads[i] for i in group.sub_positions],
+            [tv[p] for p in positions],
+        )
+        tv = _replaced(tv, positions, new_vars)
+        ov = _replaced(ov, group.optimizer_positions, new_opt)
+    return tv, ntv, ov, logs
 
 
 def compiled_input_gradient(fn):
@@ -227,7 +212,7 @@ def input_gradient(fn, x):
     written back to that scope as plain values, as TensorFlow keeps them.
     Outside any scope, variables are read as they are and updates dropped.
     """
-    outer = stateless_scope.get_stateless_scope()
+    outer = keras_shims.current_stateless_scope()
 
     def scoped(x):
         with keras.StatelessScope() as scope:
@@ -319,3 +304,13 @@ def distribute_batch(x):
 def cross_replica_mean(x):
     """Returns `x`: under GSPMD a batch statistic is already global."""
     return x
+
+
+def gather_rows(variable, indices):
+    """`variable[indices]` along the first axis."""
+    return ops.take(variable.value, indices, axis=0)
+
+
+def scatter_rows(variable, indices, rows):
+    """Sets `variable[indices[j]] = rows[j]`."""
+    variable.assign(ops.scatter_update(variable.value, indices[:, None], rows))

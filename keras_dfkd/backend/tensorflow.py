@@ -13,54 +13,36 @@ replica count because the optimizer sums the replicas' gradients.
 """
 
 import tensorflow as tf
+from keras import ops
+
+from keras_dfkd.round_loop import RoundLoop
 
 
-class TensorFlowDistillerStep:
+class TensorFlowDistillerStep(RoundLoop):
     """Mixin providing the TensorFlow `train_step(data)`."""
 
     def train_step(self, data):
         del data  # Data-free: the dummy batch only counts rounds.
-        logs, weights = {}, {}
-        for plan in self._phase_plans:
-            self._tf_begin_phase(plan)
-            repeats = self.method.phase_repeats(plan.phase)
-            if isinstance(repeats, int) and repeats == 1:
-                phase_logs = self._tf_phase_step(plan)
-                weight = 1.0
-            else:
-                phase_logs = self._tf_phase_loop(plan, repeats)
-                weight = tf.cast(tf.minimum(repeats, 1), "float32")
-            end_logs = self.method.on_phase_end(plan.phase) or {}
-            for name, value in phase_logs.items():
-                logs[name], weights[name] = value, weight
-            for name, value in end_logs.items():
-                logs[name], weights[name] = value, 1.0
-        self.method.after_round()
-        self._add_log_aliases(logs, weights)
-        self.optimizer.iterations.assign_add(1)
-        for name, value in logs.items():
-            if name in self.method.gauge_names:
-                self._trackers[name].reset_state()
-            self._trackers[name].update_state(
-                value, sample_weight=weights[name]
-            )
-        return {name: t.result() for name, t in self._trackers.items()}
+        return self.run_round(_RoundState(self))
 
-    def _tf_begin_phase(self, plan):
-        if plan.phase.reset_optimizer:
-            for group in plan.groups:
-                for j in group.reset_positions:
-                    variable = self.optimizer.variables[j]
-                    variable.assign(tf.zeros_like(variable))
-        self.method.on_phase_begin(plan.phase)
 
-    def _tf_phase_step(self, plan):
+class _RoundState:
+    """Runs a round statefully: variables are assigned as the code runs."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def run(self, fn):
+        return fn()
+
+    def step(self, plan):
+        model = self.model
         variables = [
-            self.trainable_variables[p] for p in plan.variable_positions
+            model.trainable_variables[p] for p in plan.variable_positions
         ]
         replicas = _replicas_in_sync()
         with tf.GradientTape() as tape:
-            loss, phase_logs = self.method.phase_loss(plan.phase, self.student)
+            loss, logs = plan.phase.loss(model.student)
             if replicas > 1:
                 # The optimizer sums the replicas' gradients; each replica's
                 # loss is a mean over its share of the batch.
@@ -71,31 +53,31 @@ class TensorFlowDistillerStep:
                 [grads[i] for i in group.sub_positions],
                 [variables[i] for i in group.sub_positions],
             )
-        return phase_logs
+        return logs
 
-    def _tf_phase_loop(self, plan, repeats):
+    def loop(self, plan, repeats):
         if _replicas_in_sync() > 1:
             # tf.distribute cannot all-reduce gradients inside a
             # `tf.while_loop` (a `merge_call` in control flow), so a
             # multi-replica step unrolls the phase.
             if not isinstance(repeats, int):
                 raise ValueError(
-                    f"{type(self.method).__name__} decides the number of "
-                    f"{plan.phase.name!r} steps inside the step, which "
+                    f"{type(self.model.method).__name__} decides the number "
+                    f"of {plan.phase.name!r} steps inside the step, which "
                     "tf.distribute cannot run on several replicas. Train "
                     "it on one device."
                 )
-            phase_logs = {}
+            logs = {}
             for _ in range(repeats):
-                phase_logs = self._tf_phase_step(plan)
-            return phase_logs
-        names = list(self.method.log_names)
+                logs = self.step(plan)
+            return logs
+        names = list(self.model.method.log_names)
         produced = []
 
         def body(i, carry):
-            phase_logs = self._tf_phase_step(plan)
-            produced[:] = list(phase_logs)
-            new = {n: tf.cast(phase_logs[n], "float32") for n in phase_logs}
+            logs = self.step(plan)
+            produced[:] = list(logs)
+            new = {n: tf.cast(logs[n], "float32") for n in logs}
             return i + 1, {n: new.get(n, carry[n]) for n in names}
 
         _, carry = tf.while_loop(
@@ -208,3 +190,36 @@ def cross_replica_mean(x):
     if context is None:
         return x
     return context.all_reduce(tf.distribute.ReduceOp.MEAN, x)
+
+
+def _tf_variable(variable):
+    """The `tf.Variable` behind a Keras variable, or `None`.
+
+    `None` inside a `StatelessScope` that maps the variable.
+    """
+    value = variable.value
+    return value if isinstance(value, tf.Variable) else None
+
+
+def gather_rows(variable, indices):
+    """`variable[indices]` along the first axis, without a dense read.
+
+    A TensorFlow variable touched by sparse updates copies its whole
+    buffer on every dense read, so a large buffer (the image pool) is only
+    read with gathers and written with in-place scatters.
+    """
+    tf_variable = _tf_variable(variable)
+    if tf_variable is not None:
+        return tf_variable.sparse_read(indices)
+    return ops.take(variable.value, indices, axis=0)
+
+
+def scatter_rows(variable, indices, rows):
+    """Sets `variable[indices[j]] = rows[j]` in place."""
+    tf_variable = _tf_variable(variable)
+    if tf_variable is not None:
+        tf_variable.scatter_nd_update(indices[:, None], rows)
+    else:
+        variable.assign(
+            ops.scatter_update(variable.value, indices[:, None], rows)
+        )

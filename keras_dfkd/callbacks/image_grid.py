@@ -89,7 +89,7 @@ class ImageGrid(keras.callbacks.Callback):
 
     def _draw(self):
         """Images and captions from fixed random states (then restored)."""
-        states = self.model._seed_states()
+        states = self.model.seed_states()
         saved = [keras.ops.convert_to_numpy(s) for s in states]
         try:
             for i, (state, value) in enumerate(zip(states, saved)):

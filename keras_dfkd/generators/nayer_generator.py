@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_dfkd.api_export import keras_dfkd_export
+from keras_dfkd.backend import keras_shims
 from keras_dfkd.generators.generator import Generator
 from keras_dfkd.generators.label_embedding import LabelTextEmbedding
 from keras_dfkd.generators.noisy_layer import NoisyLayer
@@ -164,7 +165,7 @@ class NAYERGenerator(keras.layers.Layer):
             condition: bool or boolean scalar tensor.
         """
         for layer in (self.embedding_norm, self.body):
-            for sublayer in layer._flatten_layers():
+            for sublayer in keras_shims.flatten_layers(layer):
                 for name in _INITIALIZED:
                     variable = getattr(sublayer, name, None)
                     initializer = getattr(sublayer, f"{name}_initializer", None)

@@ -5,8 +5,8 @@ from keras_dfkd.methods.dafl import DAFL
 from keras_dfkd.methods.dfad import DFAD
 from keras_dfkd.methods.large_scale import LargeScale
 from keras_dfkd.methods.method import Method
-from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.nayer import NAYER
+from keras_dfkd.methods.phase import Phase
 from keras_dfkd.methods.pre_dfkd import PreDFKD
 
 _METHODS = {

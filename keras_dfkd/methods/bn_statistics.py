@@ -1,21 +1,20 @@
 """A generator trained on the teacher's BN statistics (DFQ/DeepInversion)."""
 
-import math
-
 from keras import ops
 
 from keras_dfkd import losses
+from keras_dfkd import objectives
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.generator import Generator
 from keras_dfkd.methods.method import Method
-from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.method import check_int
 from keras_dfkd.methods.method import check_student_optimizer
 from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import generator_adam
 from keras_dfkd.methods.method import serialize_layer
+from keras_dfkd.methods.phase import Phase
 
-ADVERSARIAL_LOSSES = ("masked_kl", "kl", "js", "none")
+ADVERSARIAL_LOSSES = (*objectives.DIVERGENCES, "none")
 
 
 @keras_dfkd_export("keras_dfkd.methods.BNStatistics")
@@ -174,8 +173,13 @@ class BNStatistics(Method):
     @property
     def phases(self):
         return [
-            Phase("generator", ("generator",), 1),
-            Phase("student", ("student",), self.student_steps),
+            Phase("generator", ("generator",), self._generator_loss),
+            Phase(
+                "student",
+                ("student",),
+                self._student_loss,
+                repeats=self.student_steps,
+            ),
         ]
 
     @property
@@ -190,48 +194,26 @@ class BNStatistics(Method):
             "agreement",
         ]
 
-    def phase_loss(self, phase, student):
+    def _student_loss(self, student):
         images = self.generator(self.sample_noise(), training=True)
-        if phase.name == "student":
-            images = self.augment(ops.stop_gradient(images))
-            return self.kl_distillation_loss(images, student, self.temperature)
+        images = self.augment(ops.stop_gradient(images))
+        return self.distillation_loss(
+            images, student, temperature=self.temperature
+        )
 
-        images = self.augment(images)
-        teacher_out = self.teacher(images)
-        teacher_logits = teacher_out["logits"]
-        means, variances = self.teacher.batch_norm_statistics()
-        batch_norm = self.batch_norm_loss(
-            teacher_out["batch_norm_inputs"], means, variances
+    def _generator_loss(self, student):
+        images = self.generator(self.sample_noise(), training=True)
+        return objectives.batch_norm_objective(
+            self.teacher,
+            self.augment(images),
+            self.batch_norm_loss,
+            student=None if self.adversarial_loss == "none" else student,
+            adversarial=self.adversarial_loss,
+            batch_norm_weight=self.batch_norm_weight,
+            one_hot_weight=self.one_hot_weight,
+            adversarial_weight=self.adversarial_weight,
+            balance_weight=self.balance_weight,
         )
-        one_hot = ops.mean(losses.one_hot_cross_entropy(teacher_logits))
-        adversarial = ops.zeros(())
-        if self.adversarial_loss != "none":
-            student_logits = student(images, training=False)
-            adversarial = -ops.mean(
-                {
-                    "masked_kl": losses.masked_kl_divergence,
-                    "kl": losses.kl_divergence_with_temperature,
-                    "js": losses.jensen_shannon_divergence,
-                }[self.adversarial_loss](teacher_logits, student_logits)
-            )
-        # DFQ's balance term uses the natural log; DAFL's helper uses log10.
-        balance = ops.mean(
-            losses.information_entropy_loss(teacher_logits)
-        ) * math.log(10.0)
-        loss = (
-            self.batch_norm_weight * batch_norm
-            + self.one_hot_weight * one_hot
-            + self.adversarial_weight * adversarial
-            + self.balance_weight * balance
-        )
-        logs = {
-            "batch_norm": batch_norm,
-            "one_hot": one_hot,
-            "adversarial": adversarial,
-            "balance": balance,
-            "generator_loss": loss,
-        }
-        return loss, logs
 
     def after_round(self):
         """Folds this round's batch statistics into the EMA (momentum > 0)."""

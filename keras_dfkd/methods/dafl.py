@@ -3,11 +3,11 @@
 import keras
 from keras import ops
 
-from keras_dfkd import losses
+from keras_dfkd import objectives
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.generator import Generator
 from keras_dfkd.methods.method import Method
-from keras_dfkd.methods.method import Phase
+from keras_dfkd.methods.phase import Phase
 
 
 @keras_dfkd_export("keras_dfkd.methods.DAFL")
@@ -106,7 +106,7 @@ class DAFL(Method):
 
     @property
     def phases(self):
-        return [Phase("joint", ("generator", "student"), 1)]
+        return [Phase("joint", ("generator", "student"), self._joint_loss)]
 
     @property
     def log_names(self):
@@ -119,33 +119,24 @@ class DAFL(Method):
             "agreement",
         ]
 
-    def phase_loss(self, phase, student):
+    def _joint_loss(self, student):
         images = self.generator(self.sample_noise(), training=True)
         teacher_out = self.teacher(images)
         logits = teacher_out["logits"]
-        one_hot = ops.mean(losses.one_hot_cross_entropy(logits))
-        entropy = ops.mean(losses.information_entropy_loss(logits))
-        activation = ops.mean(losses.activation_loss(teacher_out["features"]))
-        generator_loss = (
-            self.one_hot_weight * one_hot
-            + self.entropy_weight * entropy
-            + self.activation_weight * activation
+        generator_loss, logs = objectives.dafl_objective(
+            logits,
+            teacher_out["features"],
+            one_hot_weight=self.one_hot_weight,
+            entropy_weight=self.entropy_weight,
+            activation_weight=self.activation_weight,
         )
         # The student learns from the same images, detached from G.
-        student_logits = student(ops.stop_gradient(images), training=True)
-        student_loss = ops.mean(
-            losses.kl_divergence_with_temperature(
-                ops.stop_gradient(logits), student_logits, self.temperature
-            )
+        student_loss, student_logs = objectives.distillation_objective(
+            ops.stop_gradient(logits),
+            student(ops.stop_gradient(images), training=True),
+            temperature=self.temperature,
         )
-        logs = {
-            "one_hot": one_hot,
-            "entropy": entropy,
-            "activation": activation,
-            "generator_loss": generator_loss,
-            "student_loss": student_loss,
-            "agreement": self.agreement(logits, student_logits),
-        }
+        logs.update(generator_loss=generator_loss, **student_logs)
         return generator_loss + student_loss, logs
 
     def get_config(self):

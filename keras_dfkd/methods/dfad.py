@@ -7,12 +7,12 @@ from keras_dfkd import losses
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.generator import Generator
 from keras_dfkd.methods.method import Method
-from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.method import check_int
 from keras_dfkd.methods.method import check_student_optimizer
 from keras_dfkd.methods.method import derived_seed
 from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import serialize_layer
+from keras_dfkd.methods.phase import Phase
 from keras_dfkd.replay.replay import Replay
 from keras_dfkd.replay.vae_replay import VAEReplay
 
@@ -170,10 +170,17 @@ class DFAD(Method):
     @property
     def phases(self):
         phases = [
-            Phase("student", ("student",), self.student_steps),
-            Phase("generator", ("generator",), 1),
+            Phase(
+                "student",
+                ("student",),
+                self._student_loss,
+                repeats=self.student_steps,
+            ),
+            Phase("generator", ("generator",), self._generator_loss),
         ]
-        return phases + self.replay_phases(self.replay_steps)
+        return phases + self.replay_phases(
+            self.replay_steps, self.memory_batch_size
+        )
 
     @property
     def log_names(self):
@@ -182,28 +189,22 @@ class DFAD(Method):
             names += list(self.replay.log_names)
         return names
 
-    def phase_loss(self, phase, student):
-        if phase.name == "replay":
-            return self.replay_loss()
+    def _student_loss(self, student):
         images = self.generator(self.sample_noise(), training=True)
-        if phase.name == "student":
-            images = ops.stop_gradient(images)
-            if self.replay is not None:
-                self.replay.add(images)
-                images = ops.concatenate(
-                    [images, self.replay.sample(self.memory_batch_size)], 0
-                )
+        return self.distillation_loss(
+            ops.stop_gradient(images),
+            student,
+            divergence="l1",
+            memory_batch_size=self.memory_batch_size if self.replay else 0,
+        )
+
+    def _generator_loss(self, student):
+        images = self.generator(self.sample_noise(), training=True)
         teacher_logits = self.teacher(images)["logits"]
         student_logits = student(images, training=True)
         discrepancy = ops.mean(
             losses.l1_logits_loss(teacher_logits, student_logits)
         )
-        if phase.name == "student":
-            logs = {
-                "student_loss": discrepancy,
-                "agreement": self.agreement(teacher_logits, student_logits),
-            }
-            return discrepancy, logs
         return -discrepancy, {"generator_loss": -discrepancy}
 
     def get_config(self):

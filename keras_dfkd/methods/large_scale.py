@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_dfkd import backend
 from keras_dfkd import losses
+from keras_dfkd import objectives
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.generator_ensemble import GeneratorEnsemble
 from keras_dfkd.input_range import InputRange
@@ -12,7 +13,6 @@ from keras_dfkd.layers.differentiable_augmentation import (
     DifferentiableAugmentation,
 )
 from keras_dfkd.methods.method import Method
-from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.method import check_int
 from keras_dfkd.methods.method import check_student_optimizer
 from keras_dfkd.methods.method import cosine_or_constant
@@ -20,6 +20,7 @@ from keras_dfkd.methods.method import derived_seed
 from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import generator_adam
 from keras_dfkd.methods.method import serialize_layer
+from keras_dfkd.methods.phase import Phase
 
 #: Images at least this large get DeepInversion's jitter and flip by default.
 LARGE_IMAGE_SIZE = 64
@@ -274,8 +275,19 @@ class LargeScale(Method):
     @property
     def phases(self):
         return [
-            Phase("generator", ("generator",), 1),
-            Phase("student", ("student",), self.student_steps),
+            Phase(
+                "generator",
+                ("generator",),
+                self._generator_loss,
+                when=self._generating,
+            ),
+            Phase(
+                "student",
+                ("student",),
+                self._student_loss,
+                repeats=self.student_steps,
+                when=None if self.joint else self._distilling,
+            ),
         ]
 
     @property
@@ -310,18 +322,20 @@ class LargeScale(Method):
         self._static_stage = stage
         return changed
 
-    def phase_repeats(self, phase):
+    def _generating(self):
+        """Whether this round is in stage 1 (a bool or bool tensor).
+
+        A Python bool when the stage is fixed at trace time.
+        """
         if self._static_stage is not None:
-            generating = self._static_stage == 1
-            if phase.name == "generator":
-                return int(generating)
-            return phase.repeats if self.joint or not generating else 0
-        generating = ops.less(self.rounds, self.generator_rounds)
-        if phase.name == "generator":
-            return ops.cast(generating, "int32")
-        if self.joint:
-            return phase.repeats
-        return phase.repeats * (1 - ops.cast(generating, "int32"))
+            return self._static_stage == 1
+        return ops.less(self.rounds, self.generator_rounds)
+
+    def _distilling(self):
+        generating = self._generating()
+        if isinstance(generating, bool):
+            return not generating
+        return ops.logical_not(generating)
 
     def sample_labels(self, batch_size):
         """Class-balanced labels: `(offset + arange(batch_size)) % K`.
@@ -337,9 +351,8 @@ class LargeScale(Method):
         )
         return self.distribute_batch(labels)
 
-    def phase_loss(self, phase, student):
-        if phase.name == "student":
-            return self._student_loss(student)
+    def _generator_loss(self, student):
+        del student  # Stage 1 reads the teacher only.
         share = self.batch_size // self.ensemble_size
         # Member-major order: member i makes share i (on every device).
         noise = ops.concatenate(
@@ -348,37 +361,15 @@ class LargeScale(Method):
         labels = ops.concatenate(
             [self.sample_labels(share) for _ in range(self.ensemble_size)]
         )
-        images = self.augment(self.generator([noise, labels], training=True))
-        teacher_out = self.teacher(images)
-        means, variances = self.teacher.batch_norm_statistics()
-        member_features = zip(
-            *[
-                ops.split(features, self.ensemble_size)
-                for features in teacher_out["batch_norm_inputs"]
-            ]
+        return objectives.batch_norm_objective(
+            self.teacher,
+            self.augment(self.generator([noise, labels], training=True)),
+            losses.batch_norm_statistics_loss,
+            labels=labels,
+            members=self.ensemble_size,
+            batch_norm_weight=self.batch_norm_weight,
+            one_hot_weight=self.one_hot_weight,
         )
-        batch_norm = sum(
-            losses.batch_norm_statistics_loss(list(features), means, variances)
-            for features in member_features
-        )
-        one_hot = self.ensemble_size * ops.mean(
-            keras.losses.sparse_categorical_crossentropy(
-                labels,
-                # Losses in float32 under a mixed-precision policy.
-                ops.cast(teacher_out["logits"], "float32"),
-                from_logits=True,
-            )
-        )
-        loss = self.batch_norm_weight * batch_norm + self.one_hot_weight * (
-            one_hot
-        )
-        # Logged per member, the scale of a single generator's loss.
-        logs = {
-            "batch_norm": batch_norm / self.ensemble_size,
-            "one_hot": one_hot / self.ensemble_size,
-            "generator_loss": loss / self.ensemble_size,
-        }
-        return loss, logs
 
     def sample_member(self):
         """A uniformly drawn member index (scalar int tensor)."""
@@ -393,7 +384,9 @@ class LargeScale(Method):
             [noise, labels], member=self.sample_member(), training=False
         )
         images = self.augment(ops.stop_gradient(images))
-        return self.kl_distillation_loss(images, student, self.temperature)
+        return self.distillation_loss(
+            images, student, temperature=self.temperature
+        )
 
     def generate(self, batch_size, training=False):
         """`batch_size` images, the members taking turns by share."""

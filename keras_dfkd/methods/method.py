@@ -1,26 +1,13 @@
 """Base class of data-free distillation methods."""
 
-import collections
-
 import keras
 from keras import ops
 
 from keras_dfkd import backend
-from keras_dfkd import losses
+from keras_dfkd import objectives
 from keras_dfkd.api_export import keras_dfkd_export
+from keras_dfkd.methods.phase import Phase
 from keras_dfkd.teacher import all_layers
-
-Phase = collections.namedtuple(
-    "Phase", ["name", "groups", "repeats", "reset_optimizer"], defaults=[False]
-)
-Phase.__doc__ = """One gradient step of a round, repeated `repeats` times.
-
-`groups` names the variable groups (e.g. `("generator",)`, `("student",)`
-or both for DAFL's joint update) whose optimizers apply the gradients of
-the phase's loss. With `reset_optimizer=True` those optimizers' slots and
-iteration counts are zeroed at the start of the phase, as if a fresh
-optimizer were created (NAYER's per-batch Adam).
-"""
 
 
 def check_int(name, value, minimum=1):
@@ -155,14 +142,15 @@ class Method(keras.layers.Layer):
 
     A method is a configuration of shared parts, not a training loop. The
     `DataFreeDistiller` calls `setup()` once with the frozen teacher and the
-    student, then runs each round as the method's `phases`: for every phase
-    it asks `phase_loss()` for a scalar loss (written in `keras.ops`) and
-    applies its gradients with the optimizers of the phase's variable
-    groups. The backend-specific gradient plumbing lives in the distiller.
+    student, then runs each round as the method's `phases`: each
+    `keras_dfkd.methods.Phase` carries its loss (written in `keras.ops`),
+    its step count and its hooks, and the distiller applies the loss's
+    gradients with the optimizers of the phase's variable groups. The
+    backend-specific gradient plumbing lives in `keras_dfkd.backend`.
 
     Subclasses implement `build_synthesizer`, `default_optimizers`,
-    `phases`, `log_names` and `phase_loss`, and keep every constructor
-    argument in `get_config`.
+    `phases` and `log_names`, and keep every constructor argument in
+    `get_config`.
 
     Args:
         batch_size: int. Synthetic images per step.
@@ -310,51 +298,38 @@ class Method(keras.layers.Layer):
             return {"replay": self.replay.default_optimizer()}
         return {}
 
-    def replay_phases(self, steps):
-        """`[Phase("replay", ...)]` of `steps` steps for a learned memory."""
-        if self.replay is not None and self.replay.learns:
-            return [Phase("replay", ("replay",), steps)]
-        return []
+    def replay_phases(self, steps, memory_batch_size):
+        """`[Phase("replay", ...)]` of `steps` steps for a learned memory.
 
-    def replay_loss(self):
-        """One training step of a learned memory on fresh images.
-
-        The memory learns from half a batch of new generator images plus
-        `memory_batch_size` of its own replay samples.
+        Each step trains the memory on half a batch of new generator
+        images plus `memory_batch_size` of its own replayed samples.
         """
-        images = self.generator(
-            self.sample_noise(self.batch_size // 2), training=True
-        )
-        return self.replay.training_loss(images, self.memory_batch_size)
+        if self.replay is None or not self.replay.learns:
+            return []
+
+        def loss(student):
+            del student
+            images = self.generator(
+                self.sample_noise(self.batch_size // 2), training=True
+            )
+            return self.replay.training_loss(images, memory_batch_size)
+
+        return [Phase("replay", ("replay",), loss, repeats=steps)]
 
     @property
     def phases(self):
+        """The round: a list of `Phase`s, each with its loss and hooks."""
         raise NotImplementedError
 
     @property
     def log_names(self):
-        """Names of the scalars `phase_loss` logs (running means)."""
+        """Names of the scalars the phases log (running means)."""
         raise NotImplementedError
 
     @property
     def gauge_names(self):
         """Log names reported as their latest value, not a running mean."""
         return []
-
-    def phase_loss(self, phase, student):
-        """Returns `(loss, logs)` of one step of `phase` (a `Phase`)."""
-        raise NotImplementedError
-
-    def phase_repeats(self, phase):
-        """Returns how many times `phase` runs this round.
-
-        Defaults to the static `phase.repeats`. A method may return a
-        scalar int tensor, at most `phase.repeats`, computed from its own
-        state (e.g. no student steps during a warmup); the distiller then
-        runs the phase in a loop whose length is decided inside the
-        compiled step.
-        """
-        return phase.repeats
 
     def on_fit_begin(self, distiller, rounds):
         """Called eagerly by `fit` before `rounds` rounds.
@@ -363,15 +338,6 @@ class Method(keras.layers.Layer):
         method whose phase plan is fixed at trace time changed stage).
         """
         return False
-
-    def on_phase_begin(self, phase):
-        """Updates method state before the first step of `phase`."""
-
-    def on_phase_end(self, phase):
-        """Updates method state after the last step of `phase`.
-
-        May return a dict of scalars to log (names from `log_names`).
-        """
 
     def after_round(self):
         """Updates method state once per round (runs inside the step)."""
@@ -446,32 +412,31 @@ class Method(keras.layers.Layer):
         """
         return backend.distribute_batch(x)
 
-    def kl_distillation_loss(self, images, student, temperature):
-        """One KD step's `(loss, logs)`: KL at `temperature`, x T^2.
+    def distillation_loss(
+        self,
+        images,
+        student,
+        divergence="kl",
+        temperature=1.0,
+        memory_batch_size=0,
+    ):
+        """One student step's `(loss, logs)` on `images` (no gradient to them).
 
-        The teacher runs in inference mode, the student in training mode.
+        With `memory_batch_size`, the images are offered to the method's
+        `replay` memory and that many replayed images join the batch. The
+        teacher runs in inference mode, the student in training mode; see
+        `keras_dfkd.objectives.distillation_objective`.
         """
+        if memory_batch_size:
+            self.replay.add(images)
+            images = ops.concatenate(
+                [images, self.replay.sample(memory_batch_size)], axis=0
+            )
         teacher_logits = self.teacher(images)["logits"]
         student_logits = student(images, training=True)
-        loss = ops.mean(
-            losses.kl_divergence_with_temperature(
-                teacher_logits, student_logits, temperature
-            )
+        return objectives.distillation_objective(
+            teacher_logits, student_logits, divergence, temperature
         )
-        logs = {
-            "student_loss": loss,
-            "agreement": self.agreement(teacher_logits, student_logits),
-        }
-        return loss, logs
-
-    @staticmethod
-    def agreement(teacher_logits, student_logits):
-        """Share of samples on which teacher and student agree."""
-        same = ops.equal(
-            ops.argmax(teacher_logits, axis=-1),
-            ops.argmax(student_logits, axis=-1),
-        )
-        return ops.mean(ops.cast(same, "float32"))
 
     def get_config(self):
         config = super().get_config()

@@ -2,11 +2,11 @@
 
 import warnings
 
-import keras
 import numpy as np
 from keras import ops
 
 from keras_dfkd import losses
+from keras_dfkd import objectives
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.nayer_generator import NAYERGenerator
 from keras_dfkd.layers.differentiable_augmentation import (
@@ -14,7 +14,6 @@ from keras_dfkd.layers.differentiable_augmentation import (
 )
 from keras_dfkd.layers.to_input_range import ToInputRange
 from keras_dfkd.methods.method import Method
-from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.method import check_int
 from keras_dfkd.methods.method import check_student_optimizer
 from keras_dfkd.methods.method import cosine_or_constant
@@ -22,6 +21,7 @@ from keras_dfkd.methods.method import derived_seed
 from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import generator_adam
 from keras_dfkd.methods.method import serialize_layer
+from keras_dfkd.methods.phase import Phase
 from keras_dfkd.replay.image_pool import ImagePool
 
 # Larger than any loss, smaller than float32's max (stays finite).
@@ -401,10 +401,19 @@ class NAYER(Method):
             Phase(
                 "generator",
                 ("generator",),
-                self.generator_steps,
+                self._generator_loss,
+                repeats=self.generator_steps,
+                begin=self._begin_synthesis,
+                end=self._end_synthesis,
                 reset_optimizer=True,
             ),
-            Phase("student", ("student",), self.student_steps),
+            Phase(
+                "student",
+                ("student",),
+                self._student_loss,
+                repeats=self.student_steps,
+                when=self._warm if self.warmup_rounds > 0 else None,
+            ),
         ]
 
     @property
@@ -425,15 +434,11 @@ class NAYER(Method):
     def gauge_names(self):
         return ["pool_images", "pool_bytes"]
 
-    def phase_repeats(self, phase):
-        if phase.name == "student" and self.warmup_rounds > 0:
-            warm = ops.greater_equal(self.rounds, self.warmup_rounds)
-            return ops.where(warm, self.student_steps, 0)
-        return phase.repeats
+    def _warm(self):
+        """Whether the warm-up is over (a scalar bool tensor)."""
+        return ops.greater_equal(self.rounds, self.warmup_rounds)
 
-    def on_phase_begin(self, phase):
-        if phase.name != "generator":
-            return
+    def _begin_synthesis(self):
         if self.generator_life is not None:
             self.generator.recreate(
                 self.seed_generator,
@@ -442,9 +447,7 @@ class NAYER(Method):
         self.generator.reinitialize_noise(self.seed_generator)
         self.best_loss.assign(_NO_LOSS_YET)
 
-    def on_phase_end(self, phase):
-        if phase.name != "generator":
-            return
+    def _end_synthesis(self):
         self.pool.add(self.best_images)
         self.batch_norm_loss.update_ema()
         pool_images = ops.cast(self.pool.size(), "float32")
@@ -474,39 +477,20 @@ class NAYER(Method):
 
     # Losses.
 
-    def phase_loss(self, phase, student):
-        if phase.name == "student":
-            return self._student_loss(student)
-        return self._generator_loss(student)
-
     def _generator_loss(self, student):
         labels = self.generator.ordered_labels()
         images = self.generator(labels, training=True)
-        inputs = self.to_input_range(self.augment(images))
-        teacher_out = self.teacher(inputs)
-        teacher_logits = teacher_out["logits"]
-        means, variances = self.teacher.batch_norm_statistics()
-        batch_norm = self.batch_norm_loss(
-            teacher_out["batch_norm_inputs"], means, variances
-        )
-        one_hot = ops.mean(
-            keras.losses.sparse_categorical_crossentropy(
-                labels, teacher_logits, from_logits=True
-            )
-        )
-        adversarial = ops.zeros(())
-        if self.adversarial_weight:
-            student_logits = student(inputs, training=False)
-            warm = ops.cast(
-                ops.greater_equal(self.rounds, self.warmup_rounds), "float32"
-            )
-            adversarial = -warm * ops.mean(
-                losses.masked_kl_divergence(teacher_logits, student_logits)
-            )
-        loss = (
-            self.batch_norm_weight * batch_norm
-            + self.one_hot_weight * one_hot
-            + self.adversarial_weight * adversarial
+        loss, logs = objectives.batch_norm_objective(
+            self.teacher,
+            self.to_input_range(self.augment(images)),
+            self.batch_norm_loss,
+            labels=labels,
+            student=student,
+            adversarial="masked_kl",
+            adversarial_scale=ops.cast(self._warm(), "float32"),
+            batch_norm_weight=self.batch_norm_weight,
+            one_hot_weight=self.one_hot_weight,
+            adversarial_weight=self.adversarial_weight,
         )
         # Keep the lowest-loss batch of this synthesis (scored before the
         # step that follows, as NAYER does).
@@ -517,18 +501,14 @@ class NAYER(Method):
         self.best_loss.assign(
             ops.where(better, ops.stop_gradient(loss), self.best_loss.value)
         )
-        logs = {
-            "batch_norm": batch_norm,
-            "one_hot": one_hot,
-            "adversarial": adversarial,
-            "generator_loss": loss,
-        }
         return loss, logs
 
     def _student_loss(self, student):
         images = self.pool.sample(self.student_batch_size)
         inputs = self.to_input_range(self.augment(images))
-        return self.kl_distillation_loss(inputs, student, self.temperature)
+        return self.distillation_loss(
+            inputs, student, temperature=self.temperature
+        )
 
     def generate(self, batch_size, training=False):
         """Images from the pool (the student's data), in the teacher's domain.

@@ -3,15 +3,15 @@
 import keras
 from keras import ops
 
-from keras_dfkd import losses
+from keras_dfkd import objectives
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.generator import Generator
 from keras_dfkd.methods.method import Method
-from keras_dfkd.methods.method import Phase
 from keras_dfkd.methods.method import check_int
 from keras_dfkd.methods.method import check_student_optimizer
 from keras_dfkd.methods.method import cosine_or_constant
 from keras_dfkd.methods.method import derived_seed
+from keras_dfkd.methods.phase import Phase
 from keras_dfkd.replay.vae_replay import VAEReplay
 
 
@@ -273,9 +273,14 @@ class PreDFKD(Method):
     @property
     def phases(self):
         return [
-            Phase("generator", ("generator",), 1),
-            *self.replay_phases(self.replay_steps),
-            Phase("student", ("student",), self.student_steps),
+            Phase("generator", ("generator",), self._generator_loss),
+            *self.replay_phases(self.replay_steps, self.memory_batch_size),
+            Phase(
+                "student",
+                ("student",),
+                self._student_loss,
+                repeats=self.student_steps,
+            ),
         ]
 
     @property
@@ -291,54 +296,35 @@ class PreDFKD(Method):
             "agreement",
         ]
 
-    def phase_loss(self, phase, student):
-        if phase.name == "generator":
-            return self._generator_loss(student)
-        if phase.name == "replay":
-            return self.replay_loss()
-        images = ops.concatenate(
-            [
-                ops.stop_gradient(
-                    self.generator(self.sample_noise(), training=True)
-                ),
-                self.replay.sample(self.memory_batch_size),
-            ],
-            axis=0,
+    def _student_loss(self, student):
+        images = self.generator(self.sample_noise(), training=True)
+        return self.distillation_loss(
+            ops.stop_gradient(images),
+            student,
+            divergence="l1",
+            memory_batch_size=self.memory_batch_size,
         )
-        teacher_logits = self.teacher(images)["logits"]
-        student_logits = student(images, training=True)
-        loss = ops.mean(losses.l1_logits_loss(teacher_logits, student_logits))
-        return loss, {
-            "student_loss": loss,
-            "agreement": self.agreement(teacher_logits, student_logits),
-        }
 
     def _generator_loss(self, student):
         images = self.generator(self.sample_noise(), training=True)
         teacher_out = self.teacher(images)
         logits = teacher_out["logits"]
-        one_hot = ops.mean(losses.one_hot_cross_entropy(logits))
-        entropy = losses.information_entropy_loss(logits)
-        activation = ops.mean(losses.activation_loss(teacher_out["features"]))
+        loss, logs = objectives.dafl_objective(
+            logits,
+            teacher_out["features"],
+            one_hot_weight=self.one_hot_weight,
+            entropy_weight=self.entropy_weight,
+            activation_weight=self.activation_weight,
+        )
         js = clamped_reverse_js(
             ops.stop_gradient(logits),
             student(images, training=True),
             self.adversarial_temperature,
         )
         adversarial = 1.0 - ops.clip(js, 0.0, 1.0)
-        loss = (
-            self.one_hot_weight * one_hot
-            + self.entropy_weight * entropy
-            + self.activation_weight * activation
-            + adversarial
-        )
-        return loss, {
-            "generator_loss": loss,
-            "one_hot": one_hot,
-            "entropy": entropy,
-            "activation": activation,
-            "adversarial": adversarial,
-        }
+        loss = loss + adversarial
+        logs.update(generator_loss=loss, adversarial=adversarial)
+        return loss, logs
 
     def get_config(self):
         config = super().get_config()

@@ -6,6 +6,7 @@ import numbers
 import keras
 from keras import ops
 
+from keras_dfkd import backend
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.replay.replay import Replay
 
@@ -333,38 +334,13 @@ class ImagePool(Replay):
         rows = ops.where(has_winner, new_rows, old_rows)
         self._scatter(targets, rows)
 
-    def _tf_variable(self):
-        """The `tf.Variable` behind `images`, or `None`.
-
-        `None` on other backends and inside a `StatelessScope` that maps
-        `images`. TensorFlow variables touched by sparse updates copy their
-        whole buffer on every dense read, and `assign` of a scattered copy
-        also copies the pool, so on TensorFlow the pool is only read with
-        gathers and written with in-place scatters.
-        """
-        if keras.config.backend() != "tensorflow":
-            return None
-        import tensorflow as tf
-
-        value = self.images.value
-        return value if isinstance(value, tf.Variable) else None
-
     def _gather(self, slots):
-        """Returns `images[slots]`."""
-        variable = self._tf_variable()
-        if variable is not None:
-            return variable.sparse_read(slots)
-        return ops.take(self.images.value, slots, axis=0)
+        """Returns `images[slots]` (a gather: the pool is never copied)."""
+        return backend.gather_rows(self.images, slots)
 
     def _scatter(self, slots, rows):
-        """Sets `images[slots[j]] = rows[j]`."""
-        variable = self._tf_variable()
-        if variable is not None:
-            variable.scatter_nd_update(slots[:, None], rows)
-        else:
-            self.images.assign(
-                ops.scatter_update(self.images.value, slots[:, None], rows)
-            )
+        """Sets `images[slots[j]] = rows[j]` (in place on TensorFlow)."""
+        backend.scatter_rows(self.images, slots, rows)
 
     def sample(self, batch_size):
         """Draws images uniformly, with replacement, from the filled slots.

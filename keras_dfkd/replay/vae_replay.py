@@ -5,7 +5,7 @@ import math
 import keras
 from keras import ops
 
-from keras_dfkd import losses
+from keras_dfkd import objectives
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.backend import input_gradient
 from keras_dfkd.generators.generator import Generator
@@ -161,18 +161,17 @@ class VAEReplay(Replay):
     def latent_objective(self, latents):
         """The class-balance objective of the memory-latent step (scalar)."""
         logits = self.teacher(self.decoder(latents, training=True))["logits"]
-        entropy = losses.information_entropy_loss(logits)
-        one_hot = ops.mean(losses.one_hot_cross_entropy(logits))
+        balance, _ = objectives.dafl_objective(
+            logits,
+            one_hot_weight=self.one_hot_weight,
+            entropy_weight=self.entropy_weight,
+        )
         mean = ops.mean(latents, axis=0)
         variance = ops.var(latents, axis=0)
         prior = ops.mean(ops.square(variance - 1.0)) + ops.mean(
             ops.square(mean)
         )
-        return (
-            self.entropy_weight * entropy
-            + self.one_hot_weight * one_hot
-            + prior
-        )
+        return balance + prior
 
     def balance_latents(self, latents):
         """One step of a fresh Adam on `latent_objective` from `latents`.

@@ -1,0 +1,41 @@
+"""The private Keras internals keras_dfkd needs, named in one place.
+
+Keras 3 offers no public API for these; each is wrapped here, so that a
+Keras upgrade that moves one breaks one function, and
+`tests/test_keras_shims.py` says which.
+
+- `flatten_layers`: every sublayer of a layer, nested ones included
+  (`Layer._flatten_layers`); `Model.layers` lists only the top level and
+  a plain layer's sublayers are not listed at all.
+- `run_through_graph`: re-runs a Functional model's graph with a custom
+  call per layer (`Functional._run_through_graph`). Keras has no forward
+  hooks; this is how the inputs of BatchNorm layers inside a nested base
+  model are read.
+- `current_stateless_scope`: the active `keras.StatelessScope`, or
+  `None` (`keras.src.backend.common.stateless_scope`).
+"""
+
+from keras.src.backend.common import stateless_scope
+
+
+def flatten_layers(layer, include_self=True):
+    """`layer` (if `include_self`) and all its sublayers, depth first."""
+    return list(layer._flatten_layers(include_self=include_self))
+
+
+def is_graph_model(layer):
+    """Whether `layer` is a model whose graph `run_through_graph` can run."""
+    return hasattr(layer, "_run_through_graph")
+
+
+def run_through_graph(model, inputs, call_fn):
+    """Runs `model`'s graph on `inputs`, each layer through `call_fn`.
+
+    `call_fn(layer, *args, **kwargs)` replaces `layer(*args, **kwargs)`.
+    """
+    return model._run_through_graph(inputs, call_fn=call_fn)
+
+
+def current_stateless_scope():
+    """The innermost active `keras.StatelessScope`, or `None`."""
+    return stateless_scope.get_stateless_scope()
