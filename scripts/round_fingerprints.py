@@ -143,8 +143,11 @@ def main():
     if args.output:
         with open(args.output, "w") as f:
             json.dump(
-                {"backend": keras.backend.backend(), "rounds": ROUNDS,
-                 "methods": results},
+                {
+                    "backend": keras.backend.backend(),
+                    "rounds": ROUNDS,
+                    "methods": results,
+                },
                 f,
             )
     if args.compare:

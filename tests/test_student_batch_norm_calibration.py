@@ -120,9 +120,7 @@ def test_fit_calibrates_by_default_and_batches_zero_turns_it_off():
 
 def test_student_without_batch_norm_is_left_alone():
     inputs = keras.Input((SIZE, SIZE, 1))
-    x = keras.layers.GlobalAveragePooling2D()(
-        keras.layers.Conv2D(4, 3)(inputs)
-    )
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
     student = keras.Model(inputs, keras.layers.Dense(10)(x))
     distiller = distiller_with(student)
     callback = keras_dfkd.callbacks.StudentBatchNormCalibration()

@@ -1,9 +1,10 @@
 """Negative mean absolute activation of the features (DAFL)."""
 
-import keras
 from keras import ops
 
 from keras_dfkd.api_export import keras_dfkd_export
+from keras_dfkd.losses.loss_function_wrapper import LossFunctionWrapper
+from keras_dfkd.losses.loss_function_wrapper import predictions_only
 
 
 @keras_dfkd_export("keras_dfkd.losses.activation_loss")
@@ -38,7 +39,7 @@ def activation_loss(features):
 
 
 @keras_dfkd_export("keras_dfkd.losses.ActivationLoss")
-class ActivationLoss(keras.losses.Loss):
+class ActivationLoss(LossFunctionWrapper):
     """DAFL activation loss: rewards strongly activated teacher features.
 
     The negative mean absolute value of the teacher's penultimate features.
@@ -91,13 +92,9 @@ class ActivationLoss(keras.losses.Loss):
         name="activation_loss",
         dtype=None,
     ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-
-    def call(self, y_true, y_pred):
-        del y_true
-        return activation_loss(y_pred)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"dtype": self._dtype_policy.name})
-        return config
+        super().__init__(
+            predictions_only(activation_loss),
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+        )

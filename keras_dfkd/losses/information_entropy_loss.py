@@ -2,11 +2,12 @@
 
 import math
 
-import keras
 from keras import ops
 
 from keras_dfkd import backend
 from keras_dfkd.api_export import keras_dfkd_export
+from keras_dfkd.losses.loss_function_wrapper import LossFunctionWrapper
+from keras_dfkd.losses.loss_function_wrapper import predictions_only
 
 
 @keras_dfkd_export("keras_dfkd.losses.information_entropy_loss")
@@ -48,7 +49,7 @@ def information_entropy_loss(logits):
 
 
 @keras_dfkd_export("keras_dfkd.losses.InformationEntropyLoss")
-class InformationEntropyLoss(keras.losses.Loss):
+class InformationEntropyLoss(LossFunctionWrapper):
     """DAFL information-entropy loss: balances the predicted classes.
 
     The negative entropy (base 10, as in DAFL's code) of the teacher's
@@ -105,13 +106,9 @@ class InformationEntropyLoss(keras.losses.Loss):
         name="information_entropy_loss",
         dtype=None,
     ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-
-    def call(self, y_true, y_pred):
-        del y_true
-        return information_entropy_loss(y_pred)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"dtype": self._dtype_policy.name})
-        return config
+        super().__init__(
+            predictions_only(information_entropy_loss),
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+        )

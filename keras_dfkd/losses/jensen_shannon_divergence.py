@@ -2,11 +2,11 @@
 
 import math
 
-import keras
 from keras import ops
 
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.losses._utils import validate_temperature
+from keras_dfkd.losses.loss_function_wrapper import LossFunctionWrapper
 
 
 @keras_dfkd_export("keras_dfkd.losses.jensen_shannon_divergence")
@@ -49,7 +49,7 @@ def jensen_shannon_divergence(teacher_logits, student_logits, temperature=1.0):
 
 
 @keras_dfkd_export("keras_dfkd.losses.JensenShannonDivergence")
-class JensenShannonDivergence(keras.losses.Loss):
+class JensenShannonDivergence(LossFunctionWrapper):
     """Jensen-Shannon divergence between student and teacher predictions.
 
     The competition term of DeepInversion's Adaptive DeepInversion (ADI) and
@@ -109,21 +109,10 @@ class JensenShannonDivergence(keras.losses.Loss):
         name="jensen_shannon_divergence",
         dtype=None,
     ):
-        temperature = validate_temperature(temperature)
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.temperature = temperature
-
-    def call(self, y_true, y_pred):
-        return jensen_shannon_divergence(
-            y_true, y_pred, temperature=self.temperature
+        super().__init__(
+            jensen_shannon_divergence,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+            temperature=validate_temperature(temperature),
         )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "temperature": self.temperature,
-                "dtype": self._dtype_policy.name,
-            }
-        )
-        return config

@@ -1,10 +1,10 @@
 """Temperature-scaled KL divergence (Hinton et al. knowledge distillation)."""
 
-import keras
 from keras import ops
 
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.losses._utils import validate_temperature
+from keras_dfkd.losses.loss_function_wrapper import LossFunctionWrapper
 
 
 @keras_dfkd_export("keras_dfkd.losses.kl_divergence_with_temperature")
@@ -46,7 +46,7 @@ def kl_divergence_with_temperature(
 
 
 @keras_dfkd_export("keras_dfkd.losses.KLDivergenceWithTemperature")
-class KLDivergenceWithTemperature(keras.losses.Loss):
+class KLDivergenceWithTemperature(LossFunctionWrapper):
     """KL divergence between temperature-softened teacher and student outputs.
 
     The classic knowledge-distillation loss: the student matches the
@@ -103,21 +103,10 @@ class KLDivergenceWithTemperature(keras.losses.Loss):
         name="kl_divergence_with_temperature",
         dtype=None,
     ):
-        temperature = validate_temperature(temperature)
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.temperature = temperature
-
-    def call(self, y_true, y_pred):
-        return kl_divergence_with_temperature(
-            y_true, y_pred, temperature=self.temperature
+        super().__init__(
+            kl_divergence_with_temperature,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+            temperature=validate_temperature(temperature),
         )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "temperature": self.temperature,
-                "dtype": self._dtype_policy.name,
-            }
-        )
-        return config

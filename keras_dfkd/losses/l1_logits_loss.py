@@ -1,9 +1,9 @@
 """Mean absolute error between teacher and student logits (DFAD)."""
 
-import keras
 from keras import ops
 
 from keras_dfkd.api_export import keras_dfkd_export
+from keras_dfkd.losses.loss_function_wrapper import LossFunctionWrapper
 
 
 @keras_dfkd_export("keras_dfkd.losses.l1_logits_loss")
@@ -35,7 +35,7 @@ def l1_logits_loss(teacher_logits, student_logits):
 
 
 @keras_dfkd_export("keras_dfkd.losses.L1LogitsLoss")
-class L1LogitsLoss(keras.losses.Loss):
+class L1LogitsLoss(LossFunctionWrapper):
     """Mean absolute error between teacher and student logits.
 
     Used by DFAD as the teacher-student discrepancy that the student
@@ -84,12 +84,6 @@ class L1LogitsLoss(keras.losses.Loss):
         name="l1_logits_loss",
         dtype=None,
     ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-
-    def call(self, y_true, y_pred):
-        return l1_logits_loss(y_true, y_pred)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"dtype": self._dtype_policy.name})
-        return config
+        super().__init__(
+            l1_logits_loss, reduction=reduction, name=name, dtype=dtype
+        )

@@ -1,10 +1,10 @@
 """KL divergence masked to samples on which teacher and student agree."""
 
-import keras
 from keras import ops
 
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.losses._utils import validate_temperature
+from keras_dfkd.losses.loss_function_wrapper import LossFunctionWrapper
 
 
 @keras_dfkd_export("keras_dfkd.losses.masked_kl_divergence")
@@ -49,7 +49,7 @@ def masked_kl_divergence(teacher_logits, student_logits, temperature=1.0):
 
 
 @keras_dfkd_export("keras_dfkd.losses.MaskedKLDivergence")
-class MaskedKLDivergence(keras.losses.Loss):
+class MaskedKLDivergence(LossFunctionWrapper):
     """KL divergence restricted to samples where teacher and student agree.
 
     The adversarial (boundary-sample) term of CMI, Fast and NAYER. The
@@ -116,21 +116,10 @@ class MaskedKLDivergence(keras.losses.Loss):
         name="masked_kl_divergence",
         dtype=None,
     ):
-        temperature = validate_temperature(temperature)
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.temperature = temperature
-
-    def call(self, y_true, y_pred):
-        return masked_kl_divergence(
-            y_true, y_pred, temperature=self.temperature
+        super().__init__(
+            masked_kl_divergence,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+            temperature=validate_temperature(temperature),
         )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "temperature": self.temperature,
-                "dtype": self._dtype_policy.name,
-            }
-        )
-        return config

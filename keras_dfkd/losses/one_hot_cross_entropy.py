@@ -1,9 +1,10 @@
 """Cross-entropy of the teacher against its own arg-max labels (DAFL)."""
 
-import keras
 from keras import ops
 
 from keras_dfkd.api_export import keras_dfkd_export
+from keras_dfkd.losses.loss_function_wrapper import LossFunctionWrapper
+from keras_dfkd.losses.loss_function_wrapper import predictions_only
 
 
 @keras_dfkd_export("keras_dfkd.losses.one_hot_cross_entropy")
@@ -36,7 +37,7 @@ def one_hot_cross_entropy(logits):
 
 
 @keras_dfkd_export("keras_dfkd.losses.OneHotCrossEntropy")
-class OneHotCrossEntropy(keras.losses.Loss):
+class OneHotCrossEntropy(LossFunctionWrapper):
     """DAFL one-hot loss: cross-entropy against the teacher's own predictions.
 
     Encourages the generator to produce images that the teacher classifies
@@ -90,13 +91,9 @@ class OneHotCrossEntropy(keras.losses.Loss):
         name="one_hot_cross_entropy",
         dtype=None,
     ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-
-    def call(self, y_true, y_pred):
-        del y_true
-        return one_hot_cross_entropy(y_pred)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"dtype": self._dtype_policy.name})
-        return config
+        super().__init__(
+            predictions_only(one_hot_cross_entropy),
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+        )

@@ -11,7 +11,6 @@ from keras_dfkd.methods.method import check_int
 from keras_dfkd.methods.method import check_student_optimizer
 from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import generator_adam
-from keras_dfkd.methods.method import serialize_layer
 from keras_dfkd.methods.phase import Phase
 
 ADVERSARIAL_LOSSES = (*objectives.DIVERGENCES, "none")
@@ -219,26 +218,3 @@ class BNStatistics(Method):
         """Folds this round's batch statistics into the EMA (momentum > 0)."""
         if self.batch_norm_momentum > 0:
             self.batch_norm_loss.update_ema()
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "latent_dim": self.latent_dim,
-                "generator_width": self.generator_width,
-                "student_steps": self.student_steps,
-                "batch_norm_weight": self.batch_norm_weight,
-                "batch_norm_momentum": self.batch_norm_momentum,
-                "one_hot_weight": self.one_hot_weight,
-                "adversarial_weight": self.adversarial_weight,
-                "adversarial_loss": self.adversarial_loss,
-                "balance_weight": self.balance_weight,
-                "temperature": self.temperature,
-                "augmentation": serialize_layer(self.augmentation),
-                "generator_learning_rate": self.generator_learning_rate,
-                "student_optimizer": self.student_optimizer,
-                "student_learning_rate": self.student_learning_rate,
-                "student_weight_decay": self.student_weight_decay,
-            }
-        )
-        return config

@@ -138,19 +138,3 @@ class DAFL(Method):
         )
         logs.update(generator_loss=generator_loss, **student_logs)
         return generator_loss + student_loss, logs
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "latent_dim": self.latent_dim,
-                "generator_width": self.generator_width,
-                "one_hot_weight": self.one_hot_weight,
-                "entropy_weight": self.entropy_weight,
-                "activation_weight": self.activation_weight,
-                "temperature": self.temperature,
-                "generator_learning_rate": self.generator_learning_rate,
-                "student_learning_rate": self.student_learning_rate,
-            }
-        )
-        return config

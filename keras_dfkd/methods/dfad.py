@@ -11,7 +11,6 @@ from keras_dfkd.methods.method import check_int
 from keras_dfkd.methods.method import check_student_optimizer
 from keras_dfkd.methods.method import derived_seed
 from keras_dfkd.methods.method import deserialize_layer
-from keras_dfkd.methods.method import serialize_layer
 from keras_dfkd.methods.phase import Phase
 from keras_dfkd.replay.replay import Replay
 from keras_dfkd.replay.vae_replay import VAEReplay
@@ -206,21 +205,3 @@ class DFAD(Method):
             losses.l1_logits_loss(teacher_logits, student_logits)
         )
         return -discrepancy, {"generator_loss": -discrepancy}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "latent_dim": self.latent_dim,
-                "generator_width": self.generator_width,
-                "student_steps": self.student_steps,
-                "generator_learning_rate": self.generator_learning_rate,
-                "student_optimizer": self.student_optimizer,
-                "student_learning_rate": self.student_learning_rate,
-                "student_weight_decay": self.student_weight_decay,
-                "replay": serialize_layer(self.replay),
-                "memory_batch_size": self.memory_batch_size,
-                "replay_steps": self.replay_steps,
-            }
-        )
-        return config

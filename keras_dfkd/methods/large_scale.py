@@ -19,7 +19,6 @@ from keras_dfkd.methods.method import cosine_or_constant
 from keras_dfkd.methods.method import derived_seed
 from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import generator_adam
-from keras_dfkd.methods.method import serialize_layer
 from keras_dfkd.methods.phase import Phase
 
 #: Images at least this large get DeepInversion's jitter and flip by default.
@@ -402,28 +401,3 @@ class LargeScale(Method):
 
     def after_round(self):
         self.rounds.assign_add(1)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "ensemble_size": self.ensemble_size,
-                "generator_rounds": self.generator_rounds,
-                "joint": self.joint,
-                "student_steps": self.student_steps,
-                "latent_dim": self.latent_dim,
-                "generator_width": self.generator_width,
-                "separable": self.separable,
-                "batch_norm_weight": self.batch_norm_weight,
-                "one_hot_weight": self.one_hot_weight,
-                "temperature": self.temperature,
-                "augmentation": serialize_layer(self.augmentation),
-                "ensemble": serialize_layer(self.ensemble),
-                "generator_learning_rate": self.generator_learning_rate,
-                "student_optimizer": self.student_optimizer,
-                "student_learning_rate": self.student_learning_rate,
-                "student_weight_decay": self.student_weight_decay,
-                "decay_rounds": self.decay_rounds,
-            }
-        )
-        return config

@@ -1,6 +1,9 @@
 """Base class of data-free distillation methods."""
 
+import inspect
+
 import keras
+import numpy as np
 from keras import ops
 
 from keras_dfkd import backend
@@ -439,6 +442,30 @@ class Method(keras.layers.Layer):
         )
 
     def get_config(self):
+        """The layer config plus every constructor argument.
+
+        Each argument is read from the attribute of the same name, which
+        every method keeps; layers are serialized and arrays become lists.
+        """
         config = super().get_config()
-        config.update({"batch_size": self.batch_size, "seed": self.seed})
+        for name in constructor_arguments(type(self)):
+            config[name] = _config_value(getattr(self, name))
         return config
+
+
+def constructor_arguments(cls):
+    """The names of `cls.__init__`'s arguments, without `**kwargs`."""
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    return [
+        p.name
+        for p in parameters
+        if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+
+
+def _config_value(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, keras.layers.Layer):
+        return serialize_layer(value)
+    return value

@@ -20,7 +20,6 @@ from keras_dfkd.methods.method import cosine_or_constant
 from keras_dfkd.methods.method import derived_seed
 from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import generator_adam
-from keras_dfkd.methods.method import serialize_layer
 from keras_dfkd.methods.phase import Phase
 from keras_dfkd.replay.image_pool import ImagePool
 
@@ -525,42 +524,3 @@ class NAYER(Method):
         else:
             images = self.pool.sample(batch_size)
         return self.to_input_range(images)
-
-    def get_config(self):
-        config = super().get_config()
-        embeddings = self.label_embeddings
-        config.update(
-            {
-                "class_names": self.class_names,
-                "label_embeddings": (
-                    embeddings.tolist()
-                    if isinstance(embeddings, np.ndarray)
-                    else embeddings
-                ),
-                "text_encoder": self.text_encoder,
-                "prompt_template": self.prompt_template,
-                "generator_steps": self.generator_steps,
-                "student_steps": self.student_steps,
-                "student_batch_size": self.student_batch_size,
-                "warmup_rounds": self.warmup_rounds,
-                "generator_life": self.generator_life,
-                "noise_dim": self.noise_dim,
-                "generator_width": self.generator_width,
-                "batch_norm_weight": self.batch_norm_weight,
-                "one_hot_weight": self.one_hot_weight,
-                "adversarial_weight": self.adversarial_weight,
-                "batch_norm_momentum": self.batch_norm_momentum,
-                "temperature": self.temperature,
-                "augmentation": serialize_layer(self.augmentation),
-                "pool_capacity": self.pool_capacity,
-                "pool_policy": self.pool_policy,
-                "pool_dtype": self.pool_dtype,
-                "generator_learning_rate": self.generator_learning_rate,
-                "student_optimizer": self.student_optimizer,
-                "student_learning_rate": self.student_learning_rate,
-                "student_weight_decay": self.student_weight_decay,
-                "decay_rounds": self.decay_rounds,
-                "min_student_learning_rate": self.min_student_learning_rate,
-            }
-        )
-        return config

@@ -325,33 +325,3 @@ class PreDFKD(Method):
         loss = loss + adversarial
         logs.update(generator_loss=loss, adversarial=adversarial)
         return loss, logs
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                name: getattr(self, name)
-                for name in (
-                    "memory_batch_size",
-                    "latent_dim",
-                    "generator_width",
-                    "student_steps",
-                    "replay_steps",
-                    "one_hot_weight",
-                    "entropy_weight",
-                    "activation_weight",
-                    "adversarial_temperature",
-                    "generator_learning_rate",
-                    "student_learning_rate",
-                    "student_weight_decay",
-                    "student_optimizer",
-                    "decay_rounds",
-                    "vae_latent_dim",
-                    "vae_width",
-                    "vae_learning_rate",
-                    "memory_learning_rate",
-                    "kl_weight",
-                )
-            }
-        )
-        return config
