@@ -32,7 +32,6 @@ import keras_dfkd  # noqa: E402
 from keras_dfkd import recipes  # noqa: E402
 
 FLAGS = flags.FLAGS
-PRE_DFKD_CPU = keras_dfkd.methods.PreDFKD.presets["pre_dfkd_cpu"]
 flags.DEFINE_string(
     "method",
     "dfad",
@@ -44,8 +43,14 @@ flags.DEFINE_string("output", None, "Where to write the JSON result.")
 flags.DEFINE_string(
     "label", None, "Row label in results tables (default: the method)."
 )
-flags.DEFINE_integer("batch_size", 256, "Synthetic batch size.")
-flags.DEFINE_integer("generator_width", 16, "Generator width (paper: 64).")
+flags.DEFINE_string(
+    "preset",
+    None,
+    "The method's settings (keras_dfkd/presets.py); default: "
+    "'<method>_lenet_cpu', those of the README's LeNet-5 rows.",
+)
+flags.DEFINE_integer("batch_size", None, "Synthetic batch size (override).")
+flags.DEFINE_integer("generator_width", None, "Generator width (override).")
 flags.DEFINE_integer("student_steps", None, "Student steps per round.")
 flags.DEFINE_float(
     "eval_seconds", 10.0, "Distillation seconds between test evaluations."
@@ -93,28 +98,25 @@ def stolen_seconds():
 
 
 def method_arguments():
-    """The method's arguments from the flags (and the dataset for NAYER)."""
-    kwargs = {}
-    if FLAGS.method == "large_scale":
-        kwargs.update(keras_dfkd.methods.LargeScale.presets["large_scale_cpu"])
-        # The README's 600 s rows ran 200 stage-1 rounds.
-        kwargs["generator_rounds"] = 200
-    kwargs.update(batch_size=FLAGS.batch_size, seed=FLAGS.seed)
+    """The method's arguments: its preset, the dataset's, then the flags."""
+    preset = FLAGS.preset or f"{FLAGS.method}_lenet_cpu"
+    kwargs = dict(keras_dfkd.presets.find(preset)[1])
+    kwargs.update(seed=FLAGS.seed)
     kwargs.update(recipes.dataset_method_arguments(FLAGS.method, FLAGS.dataset))
-    if FLAGS.method == "nayer":
-        kwargs["noise_dim"] = 256
-    kwargs["generator_width"] = FLAGS.generator_width
-    if FLAGS.student_steps is not None:
-        kwargs["student_steps"] = FLAGS.student_steps
+    for name in ("batch_size", "generator_width", "student_steps"):
+        if getattr(FLAGS, name) is not None:
+            kwargs[name] = getattr(FLAGS, name)
     if FLAGS.ensemble is not None:
         kwargs["ensemble_size"] = FLAGS.ensemble
     if FLAGS.replay == "vae":
-        # PRE-DFKD's VAE at the project's CPU scale (recipes).
+        # PRE-DFAD: PRE-DFKD's VAE at the sizes and steps of its preset.
+        _, pre_dfkd = keras_dfkd.presets.find("pre_dfkd_lenet_cpu")
         kwargs["replay"] = keras_dfkd.replay.VAEReplay(
-            latent_dim=PRE_DFKD_CPU["vae_latent_dim"],
-            width=PRE_DFKD_CPU["vae_width"],
+            latent_dim=pre_dfkd["vae_latent_dim"],
+            width=pre_dfkd["vae_width"],
             seed=FLAGS.seed + 1,
         )
+        kwargs["replay_steps"] = pre_dfkd["replay_steps"]
     kwargs.update(json.loads(FLAGS.method_kwargs))
     return kwargs
 

@@ -9,9 +9,9 @@ cd "$(dirname "$0")/.."
 budget="${1:-600}"
 out=benchmarks/results
 export KERAS_BACKEND=tensorflow
-# The "large_scale_cpu" preset (width 16, 5 student steps per round, batch
-# 256 split among the members in stage 1) with 200 stage-1 rounds, which
-# benchmarks/distill.py sets for these 600 s rows.
+# The "large_scale_lenet_cpu" preset (keras_dfkd/presets.py: width 16,
+# 200 stage-1 rounds, 5 student steps per round, batch 256 split among the
+# members in stage 1) with 1 or 4 members.
 for dataset in mnist fashion_mnist; do
   for n in 1 4; do
     .venv/bin/python benchmarks/distill.py --method=large_scale --ensemble="${n}" \

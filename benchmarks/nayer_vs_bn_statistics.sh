@@ -12,20 +12,14 @@ run() {
   .venv/bin/python benchmarks/distill.py --teacher=lenet5 --student=lenet5_half \
     --budget_seconds="${budget}" --eval_seconds=10 --seed=0 "$@"
 }
-# NAYER for 28-32 px grayscale on a CPU (see the NAYER docstring); cosine
-# decay of the student's learning rate over about the rounds of the budget.
-nayer='"generator_steps": 10, "student_steps": 20, "student_batch_size": 128,
-  "warmup_rounds": 1, "student_learning_rate": 0.1, "decay_rounds": 400'
+# Each method at its "<method>_lenet_cpu" preset (keras_dfkd/presets.py).
 for dataset in mnist fashion_mnist; do
-  run --method=bn_statistics --dataset="${dataset}" --batch_size=128 \
-    --generator_width=16 --student_steps=5 \
+  run --method=bn_statistics --dataset="${dataset}" \
     --output="${out}/bn_statistics_${dataset}_tensorflow.json"
-  run --method=nayer --dataset="${dataset}" --batch_size=100 \
-    --generator_width=16 --method_kwargs="{${nayer}}" \
+  run --method=nayer --dataset="${dataset}" \
     --output="${out}/nayer_${dataset}_tensorflow.json"
 done
-run --method=nayer --label=nayer_one_hot --dataset=mnist --batch_size=100 \
-  --generator_width=16 \
-  --method_kwargs="{${nayer}, \"label_embeddings\": \"one_hot\"}" \
+run --method=nayer --label=nayer_one_hot --dataset=mnist \
+  --method_kwargs='{"label_embeddings": "one_hot"}' \
   --output="${out}/nayer_one_hot_mnist_tensorflow.json"
 .venv/bin/python benchmarks/results_table.py "${out}"/*.json

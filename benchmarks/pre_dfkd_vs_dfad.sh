@@ -11,21 +11,17 @@ out=benchmarks/results
 export KERAS_BACKEND=tensorflow
 run() {
   .venv/bin/python benchmarks/distill.py --teacher=lenet5 --student=lenet5_half \
-    --budget_seconds="${budget}" --eval_seconds=10 --seed=0 --batch_size=256 \
-    --generator_width=16 --student_steps=5 "$@"
+    --budget_seconds="${budget}" --eval_seconds=10 --seed=0 "$@"
 }
-# PRE-DFKD for 28-32 px grayscale on a CPU (see the PreDFKD docstring);
-# cosine decay of the student's learning rate over about the rounds of the
-# budget.
-pre='"latent_dim": 256, "vae_latent_dim": 256, "vae_width": 16,
-  "replay_steps": 2, "decay_rounds": 400'
+# Each method at its "<method>_lenet_cpu" preset (keras_dfkd/presets.py);
+# PRE-DFAD is DFAD's with PRE-DFKD's VAE replay at PRE-DFKD's preset.
 for dataset in mnist fashion_mnist; do
   run --method=dfad --dataset="${dataset}" \
     --output="${out}/dfad_${dataset}_tensorflow.json"
-  run --method=pre_dfkd --dataset="${dataset}" --method_kwargs="{${pre}}" \
+  run --method=pre_dfkd --dataset="${dataset}" \
     --output="${out}/pre_dfkd_${dataset}_tensorflow.json"
 done
 run --method=dfad --label=pre_dfad --dataset=mnist --replay=vae \
-  --method_kwargs='{"replay_steps": 2}' --output="${out}/pre_dfad_mnist_tensorflow.json"
+  --output="${out}/pre_dfad_mnist_tensorflow.json"
 .venv/bin/python benchmarks/results_table.py --robustness \
   "${out}"/dfad_*_tensorflow.json "${out}"/pre_*_tensorflow.json

@@ -33,7 +33,6 @@ import keras  # noqa: E402
 from device_info import device_name  # noqa: E402
 
 import keras_dfkd  # noqa: E402
-from keras_dfkd import recipes  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("teacher", "resnet34", "Teacher architecture.")
@@ -73,8 +72,8 @@ def main(argv):
     del argv
     keras.utils.set_random_seed(0)
     shape = (FLAGS.image_size, FLAGS.image_size, FLAGS.channels)
-    teacher = recipes.build_model(FLAGS.teacher, FLAGS.num_classes, shape)
-    student = recipes.build_model(FLAGS.student, FLAGS.num_classes, shape)
+    teacher = keras_dfkd.models.get(FLAGS.teacher, FLAGS.num_classes, shape)
+    student = keras_dfkd.models.get(FLAGS.student, FLAGS.num_classes, shape)
     warm = 1  # The first round of each stage traces and compiles.
     method = keras_dfkd.methods.LargeScale(
         batch_size=FLAGS.batch_size,

@@ -58,7 +58,7 @@ def main(argv):
     keras.utils.set_random_seed(FLAGS.seed)
     teacher = keras.saving.load_model(FLAGS.teacher)
     num_classes = teacher.outputs[0].shape[-1]
-    student = recipes.build_model(
+    student = keras_dfkd.models.get(
         FLAGS.student, num_classes, tuple(teacher.inputs[0].shape[1:])
     )
     kwargs = dict(

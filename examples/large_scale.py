@@ -44,15 +44,16 @@ def main(argv):
     del argv
     pair = recipes.pair_from_flags()
     student, x_test, y_test = pair["student"], pair["x_test"], pair["y_test"]
-    kwargs = dict(keras_dfkd.methods.LargeScale.presets["large_scale_cpu"])
-    kwargs.update(ensemble_size=FLAGS.ensemble, seed=FLAGS.seed)
+    kwargs = dict(ensemble_size=FLAGS.ensemble, seed=FLAGS.seed)
     if FLAGS.ensemble_path:
         ensemble = keras.saving.load_model(FLAGS.ensemble_path)
         kwargs.update(
             ensemble=ensemble, ensemble_size=ensemble.size, generator_rounds=0
         )
     kwargs.update(json.loads(FLAGS.method_kwargs))
-    method = keras_dfkd.methods.LargeScale(**kwargs)
+    method = keras_dfkd.methods.LargeScale.from_preset(
+        "large_scale_cpu", **kwargs
+    )
     distiller = keras_dfkd.DataFreeDistiller(pair["teacher"], student, method)
     distiller.compile()
     distiller.fit(

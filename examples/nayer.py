@@ -34,11 +34,12 @@ flags.DEFINE_string("prompt_template", "a photo of a {}", "Class prompt.")
 flags.DEFINE_bool("one_hot", False, "One-hot labels instead of text.")
 flags.DEFINE_integer("steps", 600, "Rounds (synthesis batches).")
 flags.DEFINE_integer("steps_per_epoch", 50, "Rounds per epoch/checkpoint.")
-flags.DEFINE_integer("batch_size", 100, "Synthesis batch (x num classes).")
-flags.DEFINE_integer("generator_steps", 10, "Generator steps per batch.")
-flags.DEFINE_integer("student_steps", 20, "Student steps per round.")
-flags.DEFINE_integer("generator_width", 16, "Generator width (paper: 64).")
-flags.DEFINE_string("method_kwargs", "{}", "JSON dict of NAYER arguments.")
+flags.DEFINE_string(
+    "preset", "nayer_lenet_cpu", "NAYER's settings (keras_dfkd/presets.py)."
+)
+flags.DEFINE_string(
+    "method_kwargs", "{}", "JSON dict of NAYER arguments over the preset."
+)
 flags.DEFINE_string("output_dir", "runs/nayer", "Where outputs go.")
 FLAGS = flags.FLAGS
 
@@ -52,19 +53,12 @@ def main(argv):
         label_embeddings="one_hot" if FLAGS.one_hot else None,
         text_encoder=FLAGS.text_encoder,
         prompt_template=FLAGS.prompt_template,
-        batch_size=FLAGS.batch_size,
-        generator_steps=FLAGS.generator_steps,
-        student_steps=FLAGS.student_steps,
-        student_batch_size=128,
-        warmup_rounds=1,
-        noise_dim=256,
-        generator_width=FLAGS.generator_width,
-        student_learning_rate=0.1,
+        # The student's rate decays over the whole run.
         decay_rounds=FLAGS.steps,
         seed=FLAGS.seed,
     )
     kwargs.update(json.loads(FLAGS.method_kwargs))
-    method = keras_dfkd.methods.NAYER(**kwargs)
+    method = keras_dfkd.methods.NAYER.from_preset(FLAGS.preset, **kwargs)
     distiller = keras_dfkd.DataFreeDistiller(
         pair["teacher"],
         student,

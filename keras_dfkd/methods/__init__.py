@@ -1,5 +1,6 @@
 """Data-free distillation methods."""
 
+from keras_dfkd import presets
 from keras_dfkd.methods.bn_statistics import BNStatistics
 from keras_dfkd.methods.dafl import DAFL
 from keras_dfkd.methods.dfad import DFAD
@@ -55,11 +56,9 @@ def from_preset(preset, **overrides):
     Returns:
         A new `Method`.
     """
-    for cls in _METHODS.values():
-        if preset in cls.presets:
-            return cls.from_preset(preset, **overrides)
-    names = sorted(p for cls in _METHODS.values() for p in cls.presets)
-    raise ValueError(f"Unknown preset {preset!r}; available: {names}.")
+    method, _ = presets.find(preset)
+    cls = next(c for c in _METHODS.values() if c.__name__ == method)
+    return cls.from_preset(preset, **overrides)
 
 
 __all__ = [

@@ -12,6 +12,7 @@ from keras_dfkd.methods.method import check_student_optimizer
 from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import generator_adam
 from keras_dfkd.methods.phase import Phase
+from keras_dfkd.presets import PRESETS
 
 ADVERSARIAL_LOSSES = (*objectives.DIVERGENCES, "none")
 
@@ -67,8 +68,8 @@ class BNStatistics(Method):
     Example:
 
     ```python
-    method = keras_dfkd.methods.BNStatistics(batch_size=128,
-                                             generator_width=16)
+    method = keras_dfkd.methods.BNStatistics.from_preset(
+        "bn_statistics_cpu")
     distiller = keras_dfkd.DataFreeDistiller(teacher, student, method)
     distiller.compile()
     distiller.fit(steps=300)
@@ -81,20 +82,7 @@ class BNStatistics(Method):
 
     requires_batch_norm = True
     supports_distribution = True
-    presets = {
-        # The DFQ baseline as the Fast-Datafree harness runs it.
-        "bn_statistics_dfq": dict(
-            batch_size=256,
-            latent_dim=256,
-            generator_width=64,
-            student_steps=10,
-            student_optimizer="sgd",
-            student_learning_rate=0.1,
-        ),
-        "bn_statistics_cpu": dict(
-            batch_size=128, generator_width=16, student_steps=5
-        ),
-    }
+    presets = PRESETS["BNStatistics"]
 
     paper_student_learning_rate = 0.1
 

@@ -8,6 +8,7 @@ from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.generator import Generator
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.phase import Phase
+from keras_dfkd.presets import PRESETS
 
 
 @keras_dfkd_export("keras_dfkd.methods.DAFL")
@@ -54,10 +55,7 @@ class DAFL(Method):
         - [Chen et al., 2019](https://arxiv.org/abs/1904.01186)
     """
 
-    presets = {
-        "dafl_mnist": dict(batch_size=512, latent_dim=100, generator_width=64),
-        "dafl_cpu": dict(batch_size=256, generator_width=16),
-    }
+    presets = PRESETS["DAFL"]
 
     def __init__(
         self,

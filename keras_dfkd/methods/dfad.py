@@ -12,6 +12,7 @@ from keras_dfkd.methods.method import check_student_optimizer
 from keras_dfkd.methods.method import derived_seed
 from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.phase import Phase
+from keras_dfkd.presets import PRESETS
 from keras_dfkd.replay.replay import Replay
 from keras_dfkd.replay.vae_replay import VAEReplay
 
@@ -68,7 +69,7 @@ class DFAD(Method):
     Example:
 
     ```python
-    method = keras_dfkd.methods.DFAD(batch_size=256, generator_width=16)
+    method = keras_dfkd.methods.DFAD.from_preset("dfad_cpu")
     distiller = keras_dfkd.DataFreeDistiller(teacher, student, method)
     distiller.compile()
     distiller.fit(steps=400)
@@ -78,20 +79,7 @@ class DFAD(Method):
         - [Fang et al., 2019](https://arxiv.org/abs/1912.11006)
     """
 
-    presets = {
-        "dfad_mnist": dict(
-            batch_size=512,
-            latent_dim=100,
-            generator_width=64,
-            student_steps=5,
-            student_optimizer="sgd",
-            student_learning_rate=0.01,
-        ),
-        # Batch 128: more rounds in a CPU budget (313-357 against 201-296
-        # at 256 in 120 s on the six zoo pairs) and every pair above twice
-        # chance (0.245-0.504; at 256: 0.194-0.506).
-        "dfad_cpu": dict(batch_size=128, generator_width=16, student_steps=5),
-    }
+    presets = PRESETS["DFAD"]
 
     paper_student_learning_rate = 0.01
 

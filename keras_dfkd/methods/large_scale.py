@@ -20,6 +20,7 @@ from keras_dfkd.methods.method import derived_seed
 from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import generator_adam
 from keras_dfkd.methods.phase import Phase
+from keras_dfkd.presets import PRESETS
 
 #: Images at least this large get DeepInversion's jitter and flip by default.
 LARGE_IMAGE_SIZE = 64
@@ -54,8 +55,8 @@ class LargeScale(Method):
     and inference-mode BN in the frozen generators.
 
     The defaults are the CIFAR-size setting; for 28-32 px grey-scale pairs
-    on a CPU use `generator_width=16`, `batch_size=256` and a few hundred
-    `generator_rounds` (the `"large_scale_cpu"` preset).
+    on a CPU, see the `"large_scale_cpu"` and `"large_scale_lenet_cpu"`
+    presets (`keras_dfkd/presets.py`).
     With a trained `ensemble` and `generator_rounds=0` the method only
     distils (stage 2).
 
@@ -118,29 +119,7 @@ class LargeScale(Method):
     requires_batch_norm = True
     # Several devices: on TensorFlow, each fit stays within one stage.
     supports_distribution = True
-    presets = {
-        "large_scale_cifar10": dict(
-            batch_size=256,
-            ensemble_size=4,
-            generator_rounds=2000,
-            generator_width=64,
-            student_steps=5,
-            student_optimizer="sgd",
-            student_learning_rate=0.1,
-        ),
-        # One generator of a quarter of the paper's width, 50 stage-1
-        # rounds (on 2 CPU cores a zoo teacher makes about 1.3 rounds/s,
-        # so 200 rounds left no student step in a 2-minute budget), the
-        # student's rate decaying over 1000 stage-2 rounds.
-        "large_scale_cpu": dict(
-            batch_size=256,
-            ensemble_size=1,
-            generator_width=16,
-            generator_rounds=50,
-            student_steps=5,
-            decay_rounds=1000,
-        ),
-    }
+    presets = PRESETS["LargeScale"]
 
     paper_student_learning_rate = 0.1
 

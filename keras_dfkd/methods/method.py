@@ -165,10 +165,9 @@ class Method(keras.layers.Layer):
     #: Whether the method reads the teacher's BatchNormalization statistics.
     requires_batch_norm = False
 
-    #: Named settings for `from_preset`: `{name: constructor arguments}`.
-    #: `"<method>_<paper setting>"` reproduces a paper's settings,
-    #: `"<method>_cpu"` the sizes this project's CPU benchmarks use (28-32
-    #: px grey-scale pairs of 10 classes) with the default optimisation.
+    #: Named settings for `from_preset`: `{name: constructor arguments}`,
+    #: the method's entry of `keras_dfkd.presets.PRESETS` (the one home of
+    #: every setting; its docstring says what the names mean).
     presets = {}
 
     @classmethod

@@ -21,6 +21,7 @@ from keras_dfkd.methods.method import derived_seed
 from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.method import generator_adam
 from keras_dfkd.methods.phase import Phase
+from keras_dfkd.presets import PRESETS
 from keras_dfkd.replay.image_pool import ImagePool
 
 # Larger than any loss, smaller than float32's max (stays finite).
@@ -62,12 +63,8 @@ class NAYER(Method):
     warmup of 200 rounds (20 epochs of 10 loops) without student steps,
     a new generator every 20 rounds (10 epochs of 2 loops), loss weights
     bn 10, oh 0.5, adv 1.33, EMA momentum 0.9, tau 20, noise size 1000.
-    For 28-32 px grayscale images on a CPU the benchmark
-    (`benchmarks/nayer_vs_bn_statistics.sh`) uses `batch_size=10 * K`,
-    `generator_steps=10`, `student_steps=20`, `student_batch_size=128`,
-    `warmup_rounds=1`, `noise_dim=256`, `generator_width=16`,
-    `student_learning_rate=0.1` and `decay_rounds` about the number of
-    rounds of the run.
+    For 28-32 px grey-scale images on a CPU, see the `"nayer_cpu"` and
+    `"nayer_lenet_cpu"` presets (`keras_dfkd/presets.py`).
 
     Differences from the reference code, on purpose: each synthesis batch
     keeps its own lowest-loss images (the code carries its best loss over
@@ -133,11 +130,10 @@ class NAYER(Method):
     Example:
 
     ```python
-    method = keras_dfkd.methods.NAYER(
+    method = keras_dfkd.methods.NAYER.from_preset(
+        "nayer_lenet_cpu",
         class_names=keras_dfkd.datasets.get_info("mnist").class_names,
-        batch_size=100, generator_steps=10, student_steps=20,
-        student_batch_size=128, warmup_rounds=1, noise_dim=256,
-        generator_width=16, student_learning_rate=0.1, decay_rounds=200)
+        decay_rounds=200)
     distiller = keras_dfkd.DataFreeDistiller(
         teacher, student, method, input_range=((0.1307,), (0.3081,)))
     distiller.compile()
@@ -149,31 +145,7 @@ class NAYER(Method):
     """
 
     requires_batch_norm = True
-    presets = {
-        "nayer_cifar10": dict(
-            batch_size=400,
-            generator_steps=30,
-            student_steps=200,
-            student_batch_size=512,
-            warmup_rounds=200,
-            generator_life=20,
-            noise_dim=1000,
-            generator_width=64,
-            student_optimizer="sgd",
-            student_learning_rate=0.2,
-        ),
-        # 10 classes (batch 10 per class), 28-32 px grey-scale.
-        "nayer_cpu": dict(
-            batch_size=100,
-            generator_steps=10,
-            student_steps=20,
-            student_batch_size=128,
-            warmup_rounds=1,
-            noise_dim=256,
-            generator_width=16,
-            decay_rounds=400,
-        ),
-    }
+    presets = PRESETS["NAYER"]
 
     paper_student_learning_rate = 0.2
 

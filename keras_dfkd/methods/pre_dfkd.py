@@ -12,6 +12,7 @@ from keras_dfkd.methods.method import check_student_optimizer
 from keras_dfkd.methods.method import cosine_or_constant
 from keras_dfkd.methods.method import derived_seed
 from keras_dfkd.methods.phase import Phase
+from keras_dfkd.presets import PRESETS
 from keras_dfkd.replay.vae_replay import VAEReplay
 
 
@@ -75,9 +76,8 @@ class PreDFKD(Method):
     momentum 0.9, weight decay 5e-4) for S with cosine decay over 400
     epochs of 36 rounds (`decay_rounds=14400`; the default `None` keeps the
     rate constant, so set it to the rounds you run). For 28-32 px
-    grey-scale pairs on a CPU (LeNet-5 -> LeNet-5-half) the project uses
-    batch 256, latent 256, widths 32 and 16 for generator and VAE, VAE
-    latent 256, 5 student and 2 VAE steps; see `benchmarks/distill.py`.
+    grey-scale pairs on a CPU, see the `"pre_dfkd_cpu"` and
+    `"pre_dfkd_lenet_cpu"` presets (`keras_dfkd/presets.py`).
 
     Differences from the reference code: the VAE steps run before the
     student steps of a round instead of being interleaved with the first
@@ -119,9 +119,8 @@ class PreDFKD(Method):
     Example:
 
     ```python
-    method = keras_dfkd.methods.PreDFKD(
-        batch_size=256, latent_dim=256, generator_width=32,
-        vae_latent_dim=256, vae_width=16, student_steps=5, replay_steps=2)
+    method = keras_dfkd.methods.PreDFKD.from_preset(
+        "pre_dfkd_cpu", decay_rounds=600)
     distiller = keras_dfkd.DataFreeDistiller(teacher, student, method)
     distiller.compile()
     distiller.fit(steps=600)
@@ -134,29 +133,7 @@ class PreDFKD(Method):
           Replay](https://arxiv.org/abs/2201.03019)
     """
 
-    presets = {
-        "pre_dfkd_cifar10": dict(
-            batch_size=1024,
-            latent_dim=1000,
-            generator_width=64,
-            student_steps=10,
-            replay_steps=4,
-            student_optimizer="sgd",
-            student_learning_rate=0.1,
-            vae_latent_dim=1000,
-            vae_width=64,
-        ),
-        # The paper's networks at a quarter of their width, latents of 256.
-        "pre_dfkd_cpu": dict(
-            batch_size=256,
-            latent_dim=256,
-            generator_width=16,
-            student_steps=5,
-            replay_steps=2,
-            vae_latent_dim=256,
-            vae_width=16,
-        ),
-    }
+    presets = PRESETS["PreDFKD"]
 
     paper_student_learning_rate = 0.1
 

@@ -17,7 +17,43 @@ from keras_dfkd.models.wide_resnet import wrn_16_2
 from keras_dfkd.models.wide_resnet import wrn_40_1
 from keras_dfkd.models.wide_resnet import wrn_40_2
 
+#: The reference architectures `get` builds by name.
+_ARCHITECTURES = {
+    "lenet5": lenet5,
+    "lenet5_half": lenet5_half,
+    "resnet18": resnet18,
+    "resnet34": resnet34,
+    "wrn_40_2": wrn_40_2,
+    "wrn_16_2": wrn_16_2,
+    "vgg11_bn": vgg11_bn,
+}
+
+
+def get(name, num_classes, input_shape):
+    """Builds a reference architecture by name, e.g. `get("lenet5", 10,
+    (32, 32, 1))`.
+
+    Args:
+        name: str, one of `"lenet5"`, `"lenet5_half"`, `"resnet18"`,
+            `"resnet34"`, `"wrn_40_2"`, `"wrn_16_2"`, `"vgg11_bn"`.
+        num_classes: int.
+        input_shape: tuple `(height, width, channels)`.
+
+    Returns:
+        A new, untrained Functional `keras.Model`.
+    """
+    try:
+        builder = _ARCHITECTURES[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown architecture {name!r}; available: "
+            f"{sorted(_ARCHITECTURES)}."
+        ) from None
+    return builder(num_classes=num_classes, input_shape=input_shape)
+
+
 __all__ = [
+    "get",
     "hub_resnet_classifier",
     "lenet5",
     "lenet5_half",
