@@ -20,81 +20,34 @@ import sys
 import keras
 import numpy as np
 
-import keras_dfkd
+from keras_dfkd import testing
 
 ROUNDS = 20
 
 
-def small_net(width, name):
-    inputs = keras.Input((16, 16, 1))
-    x = inputs
-    for _ in range(2):
-        x = keras.layers.Conv2D(width, 3, padding="same")(x)
-        x = keras.layers.BatchNormalization(momentum=0.9)(x)
-        x = keras.layers.ReLU()(x)
-        x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    x = keras.layers.Dense(8, activation="relu")(x)
-    return keras.Model(inputs, keras.layers.Dense(10)(x), name=name)
+#: `{name: (tiny method, overrides)}`: the configurations recorded.
+CONFIGURATIONS = {
+    "dafl": ("dafl", {}),
+    "dfad": ("dfad", {}),
+    "bn_statistics": (
+        "bn_statistics",
+        dict(batch_norm_momentum=0.0, augmentation=None),
+    ),
+    # Both stages: 8 generator rounds, then 12 distillation rounds.
+    "large_scale": ("large_scale", dict(generator_rounds=8, joint=False)),
+    "nayer": ("nayer", dict(warmup_rounds=2, generator_life=3, noise_dim=16)),
+    "pre_dfkd": ("pre_dfkd", {}),
+}
 
 
-def methods():
-    rng = np.random.default_rng(0)
-    embeddings = rng.normal(size=(10, 16)).astype("float32")
-    return {
-        "dafl": lambda: keras_dfkd.methods.DAFL(
-            batch_size=16, generator_width=4, seed=3
-        ),
-        "dfad": lambda: keras_dfkd.methods.DFAD(
-            batch_size=16, generator_width=4, student_steps=2, seed=3
-        ),
-        "bn_statistics": lambda: keras_dfkd.methods.BNStatistics(
-            batch_size=16, generator_width=4, student_steps=2, seed=3
-        ),
-        # Both stages: 8 generator rounds, then 12 distillation rounds.
-        "large_scale": lambda: keras_dfkd.methods.LargeScale(
-            batch_size=16,
-            ensemble_size=2,
-            generator_rounds=8,
-            generator_width=4,
-            latent_dim=8,
-            student_steps=2,
-            seed=3,
-        ),
-        "nayer": lambda: keras_dfkd.methods.NAYER(
-            label_embeddings=embeddings,
-            batch_size=20,
-            generator_steps=2,
-            student_steps=2,
-            student_batch_size=8,
-            warmup_rounds=2,
-            generator_life=3,
-            noise_dim=16,
-            generator_width=4,
-            pool_capacity=50,
-            seed=3,
-        ),
-        "pre_dfkd": lambda: keras_dfkd.methods.PreDFKD(
-            batch_size=16,
-            memory_batch_size=4,
-            latent_dim=16,
-            generator_width=4,
-            student_steps=2,
-            replay_steps=1,
-            vae_latent_dim=8,
-            vae_width=4,
-            seed=1,
-        ),
-    }
-
-
-def fingerprint(make_method):
-    keras.utils.set_random_seed(0)
-    distiller = keras_dfkd.DataFreeDistiller(
-        small_net(8, "teacher"),
-        small_net(4, "student"),
-        make_method(),
-        input_range=((0.5,), (0.25,)),
+def fingerprint(name):
+    tiny, overrides = CONFIGURATIONS[name]
+    distiller = testing.tiny_distiller(
+        tiny,
+        teacher=lambda: testing.small_net(8, "teacher", pool_each_block=True),
+        student=lambda: testing.small_net(4, "student", pool_each_block=True),
+        input_range=testing.STANDARDIZED_HALF,
+        **overrides,
     )
     distiller.compile()
     distiller.fit(steps=ROUNDS, verbose=0)
@@ -134,12 +87,9 @@ def main():
     parser.add_argument("--output", help="Where to write the fingerprints.")
     parser.add_argument("--compare", help="Fingerprints to check against.")
     parser.add_argument("--rtol", type=float, default=1e-6)
-    parser.add_argument("--methods", default=",".join(methods()))
+    parser.add_argument("--methods", default=",".join(CONFIGURATIONS))
     args = parser.parse_args()
-    registry = methods()
-    results = {
-        name: fingerprint(registry[name]) for name in args.methods.split(",")
-    }
+    results = {name: fingerprint(name) for name in args.methods.split(",")}
     if args.output:
         with open(args.output, "w") as f:
             json.dump(

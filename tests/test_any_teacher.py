@@ -14,12 +14,9 @@ import pytest
 
 import keras_dfkd
 from keras_dfkd.input_range import InputRange
+from keras_dfkd.testing import to_numpy
 
 SIZE = 12
-
-
-def to_numpy(x):
-    return np.asarray(keras.ops.convert_to_numpy(x), "float64")
 
 
 def conv_block(x, width):

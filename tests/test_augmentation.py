@@ -6,10 +6,7 @@ import pytest
 from keras import ops
 
 from keras_dfkd.layers import DifferentiableAugmentation
-
-
-def to_numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
+from keras_dfkd.testing import to_numpy
 
 
 def random_images(seed=0, shape=(16, 6, 5, 2)):

@@ -8,47 +8,23 @@ import sys
 import keras
 import numpy as np
 import pytest
-import test_distiller
-import test_large_scale
-import test_nayer
-import test_pre_dfkd
 from conftest import slow
 
-import keras_dfkd
 from keras_dfkd.callbacks import BackupAndRestore
+from keras_dfkd.testing import assert_same_state
+from keras_dfkd.testing import distiller_state
+from keras_dfkd.testing import tiny_distiller
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def make_distiller(method_name):
-    if method_name == "nayer":
-        return test_nayer.make_distiller()
-    if method_name == "pre_dfkd":
-        keras.utils.set_random_seed(0)
-        return keras_dfkd.DataFreeDistiller(
-            test_distiller.small_net(8, "teacher"),
-            test_distiller.small_net(4, "student"),
-            test_pre_dfkd.make_method(),
-        )
     if method_name == "large_scale":
-        return test_large_scale.make_distiller(generator_rounds=1)
-    return test_distiller.make_distiller(method_name)
-
-
-def state(distiller):
-    """Every variable fit changes, optimizers and random states included."""
-    variables = distiller.variables + distiller.optimizer.variables
-    # Keyed by position: auto-generated paths differ between instances.
-    return {
-        f"{i:04d}": keras.ops.convert_to_numpy(v).copy()
-        for i, v in enumerate(variables)
-    }
-
-
-def assert_same_state(a, b):
-    assert sorted(a) == sorted(b)
-    different = [k for k in a if not np.array_equal(a[k], b[k])]
-    assert not different, different
+        # Stage 1 for a round, then stage 2, inside the three rounds.
+        return tiny_distiller(
+            "large_scale", generator_rounds=1, joint=False, seed=1
+        )
+    return tiny_distiller(method_name)
 
 
 class Crash(keras.callbacks.Callback):
@@ -83,7 +59,7 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(
     resumed.compile()
     history = resumed.fit(callbacks=[BackupAndRestore(backup)], **fit)
     assert len(history.epoch) == 1  # Epochs 1-2 came from the checkpoint.
-    assert_same_state(state(resumed), state(reference))
+    assert_same_state(distiller_state(resumed), distiller_state(reference))
     assert not os.path.exists(backup)  # Deleted after a complete fit.
 
 
@@ -143,58 +119,10 @@ def test_unwritable_backup_dir_is_a_file(tmp_path):
         )
 
 
-# A real kill: the worker runs a distillation and, in the chosen mode,
-# SIGKILLs itself mid-epoch or in the middle of writing a checkpoint.
-# BNStatistics (augmentation seeds, EMA statistics, two optimizers) keeps
-# the three worker processes cheap; every method's state is covered by the
-# in-process test above.
-_WORKER = r"""
-import os
-import signal
-import sys
-
-import keras
-import numpy as np
-
-sys.path.insert(0, os.path.join(sys.argv[1], "tests"))
-import test_checkpoints
-from keras_dfkd.callbacks import BackupAndRestore
-from keras_dfkd.callbacks import backup_and_restore
-
-mode, backup, out = sys.argv[2], sys.argv[3], sys.argv[4]
-
-
-class KillMidEpoch(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.epoch == 2 and batch == 0:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
-if mode == "kill_during_save":
-    # Let epoch 1's checkpoint complete, then die in epoch 2's, after the
-    # new weights file is half written and before anything is renamed.
-    real_save = keras.Model.save_weights
-
-    def save_weights(self, path, *args, **kwargs):
-        real_save(self, path, *args, **kwargs)
-        if "000002" in path:
-            with open(path, "r+b") as f:
-                f.truncate(os.path.getsize(path) // 2)
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    keras.Model.save_weights = save_weights
-
-distiller = test_checkpoints.make_distiller("bn_statistics")
-distiller.compile()
-callbacks = [] if mode == "reference" else [BackupAndRestore(backup)]
-if mode == "kill_mid_epoch":
-    callbacks.append(KillMidEpoch())
-distiller.fit(steps=8, steps_per_epoch=2, verbose=0, callbacks=callbacks)
-np.savez(out, **test_checkpoints.state(distiller))
-"""
+# A real kill: `checkpoint_worker.py` runs a distillation and, in the
+# chosen mode, SIGKILLs itself mid-epoch or in the middle of writing a
+# checkpoint; every method's state is covered by the in-process test above.
+WORKER = os.path.join(REPO, "tests", "checkpoint_worker.py")
 
 
 def run_worker(mode, backup, out):
@@ -203,7 +131,7 @@ def run_worker(mode, backup, out):
         p for p in (REPO, env.get("PYTHONPATH")) if p
     )
     return subprocess.run(
-        [sys.executable, "-c", _WORKER, REPO, mode, backup, out],
+        [sys.executable, WORKER, mode, backup, out],
         env=env,
         capture_output=True,
         text=True,

@@ -66,13 +66,13 @@ def test_image_grid_callback_is_fixed_labelled_and_leaves_the_run_alone(
     tmp_path,
 ):
     import keras
-    from test_distiller import make_distiller
 
     import keras_dfkd
+    from keras_dfkd.testing import tiny_distiller
 
     runs = []
     for callbacks in ([], ["grid"]):
-        distiller = make_distiller("bn_statistics")
+        distiller = tiny_distiller("bn_statistics")
         distiller.compile()
         grid = keras_dfkd.callbacks.ImageGrid(
             str(tmp_path / "grids"),

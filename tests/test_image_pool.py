@@ -7,12 +7,9 @@ from keras import ops
 
 import keras_dfkd
 from keras_dfkd.replay import ImagePool
+from keras_dfkd.testing import to_numpy
 
 HALF_STEP = 0.5 / 255.0 + 1e-6
-
-
-def to_numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
 
 
 def indexed_images(start, stop, shape=(2, 2, 1)):

@@ -13,10 +13,7 @@ from keras_dfkd import input_range_detection
 from keras_dfkd import recipes
 from keras_dfkd.input_range import InputRange
 from keras_dfkd.teacher import Teacher
-
-
-def to_numpy(x):
-    return np.asarray(keras.ops.convert_to_numpy(x), "float64")
+from keras_dfkd.testing import to_numpy
 
 
 @pytest.mark.parametrize(

@@ -20,15 +20,12 @@ pytest.importorskip("safetensors")
 import keras_hub  # noqa: E402
 
 from keras_dfkd.generators import LabelTextEmbedding  # noqa: E402
+from keras_dfkd.testing import to_numpy
 from keras_dfkd.utils import class_prompts  # noqa: E402
 from keras_dfkd.utils import encode_texts  # noqa: E402
 from keras_dfkd.utils import text_encoding  # noqa: E402
 
 EMBEDDING_DIM = 384
-
-
-def to_numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
 
 
 @pytest.fixture(scope="module")

@@ -3,16 +3,13 @@
 import keras
 import numpy as np
 import pytest
-from test_distiller import small_net
 
 import keras_dfkd
 from keras_dfkd import datasets
 from keras_dfkd.generators import ConditionalGenerator
 from keras_dfkd.generators import GeneratorEnsemble
-
-
-def numpy(x):
-    return keras.ops.convert_to_numpy(x).copy()
+from keras_dfkd.testing import small_net
+from keras_dfkd.testing import to_numpy
 
 
 def make_distiller(seed=0, teacher=None, student=None, **overrides):
@@ -44,7 +41,7 @@ def test_conditional_generator_shapes_and_ranges(image_shape, upsamples):
     assert generator.num_upsamples == upsamples
     noise = keras.random.normal((8, 16), seed=1)
     labels = np.arange(8) % 10
-    train = numpy(generator([noise, labels], training=True))
+    train = to_numpy(generator([noise, labels], training=True))
     assert train.shape == (8,) + image_shape
     # The scale-only output BN standardises each channel of the batch.
     np.testing.assert_allclose(train.mean(axis=(0, 1, 2)), 0.0, atol=1e-3)
@@ -52,7 +49,7 @@ def test_conditional_generator_shapes_and_ranges(image_shape, upsamples):
     std = train.std(axis=(0, 1, 2))
     assert np.all(std <= 1.0 + 1e-4) and np.all(std > 0.9), std
     # In inference mode, fresh statistics leave tanh's range (gamma = 1).
-    infer = numpy(generator([noise, labels], training=False))
+    infer = to_numpy(generator([noise, labels], training=False))
     assert np.abs(infer).max() <= 1.0
     assert infer.std() > 0
 
@@ -61,7 +58,7 @@ def test_conditional_generator_condition_and_errors():
     keras.utils.set_random_seed(0)
     generator = ConditionalGenerator((32, 32, 1), 10, latent_dim=8, width=4)
     noise = np.zeros((2, 8), "float32")
-    images = numpy(generator([noise, np.array([0, 1])], training=False))
+    images = to_numpy(generator([noise, np.array([0, 1])], training=False))
     assert not np.allclose(images[0], images[1])  # Only the label differs.
     with pytest.raises(ValueError, match="multiples of 8"):
         ConditionalGenerator((28, 28, 1), 10, num_upsamples=3)
@@ -81,7 +78,7 @@ def test_ensemble_members_differ_and_split(tmp_path):
     noise = keras.random.normal((6, 8), seed=2)
     labels = np.arange(6) % 10
     outputs = [
-        numpy(ensemble([noise, labels], member=i, training=False))
+        to_numpy(ensemble([noise, labels], member=i, training=False))
         for i in range(3)
     ]
     for a, b in [(0, 1), (0, 2), (1, 2)]:
@@ -90,13 +87,13 @@ def test_ensemble_members_differ_and_split(tmp_path):
     picked = ensemble(
         [noise, labels], member=keras.ops.convert_to_tensor(2), training=False
     )
-    np.testing.assert_allclose(numpy(picked), outputs[2], atol=1e-6)
+    np.testing.assert_allclose(to_numpy(picked), outputs[2], atol=1e-6)
     # member=None: member i makes share i of the batch (training mode
     # included: each member's BN sees only its own share).
     for training in (False, True):
-        joint = numpy(ensemble([noise, labels], training=training))
+        joint = to_numpy(ensemble([noise, labels], training=training))
         for i in range(3):
-            own = numpy(
+            own = to_numpy(
                 ensemble(
                     [noise[2 * i : 2 * i + 2], labels[2 * i : 2 * i + 2]],
                     member=i,
@@ -114,7 +111,7 @@ def test_ensemble_members_differ_and_split(tmp_path):
         )
 
     outputs = [  # The training-mode calls moved the BN statistics.
-        numpy(ensemble([noise, labels], member=i, training=False))
+        to_numpy(ensemble([noise, labels], member=i, training=False))
         for i in range(3)
     ]
     path = str(tmp_path / "ensemble.keras")
@@ -123,7 +120,7 @@ def test_ensemble_members_differ_and_split(tmp_path):
     assert isinstance(loaded, GeneratorEnsemble) and loaded.size == 3
     for i in range(3):
         np.testing.assert_allclose(
-            numpy(loaded([noise, labels], member=i, training=False)),
+            to_numpy(loaded([noise, labels], member=i, training=False)),
             outputs[i],
             atol=1e-6,
         )
@@ -132,14 +129,16 @@ def test_ensemble_members_differ_and_split(tmp_path):
 def test_every_member_is_sampled():
     distiller = make_distiller(ensemble_size=4)
     method = distiller.method
-    draws = np.array([int(numpy(method.sample_member())) for _ in range(400)])
+    draws = np.array(
+        [int(to_numpy(method.sample_member())) for _ in range(400)]
+    )
     counts = np.bincount(draws, minlength=4)
     assert counts.sum() == 400 and counts.min() >= 60, counts
 
 
 def test_labels_are_class_balanced():
     method = make_distiller(batch_size=20, ensemble_size=2).method
-    labels = numpy(method.sample_labels(20))
+    labels = to_numpy(method.sample_labels(20))
     np.testing.assert_array_equal(np.bincount(labels, minlength=10), 2)
 
 
@@ -166,17 +165,19 @@ def test_stage_one_batch_norm_loss_falls_then_stage_two():
         generator_width=8,
     )
     distiller.compile()
-    student_before = [numpy(v) for v in distiller.student.trainable_variables]
+    student_before = [
+        to_numpy(v) for v in distiller.student.trainable_variables
+    ]
     history = distiller.fit(steps=30, steps_per_epoch=1, verbose=0).history
     bn = np.array(history["batch_norm"])
     # Independent of a tuned threshold: the last rounds beat the first.
     assert bn[-5:].mean() < 0.8 * bn[:5].mean(), bn
     assert all(s == 0 for s in history["student_loss"])  # Stage 1 only.
     for before, v in zip(student_before, distiller.student.trainable_variables):
-        np.testing.assert_array_equal(before, numpy(v))
+        np.testing.assert_array_equal(before, to_numpy(v))
 
     generator_before = [
-        numpy(v) for v in distiller.method.generator.trainable_variables
+        to_numpy(v) for v in distiller.method.generator.trainable_variables
     ]
     history = distiller.fit(steps=2, steps_per_epoch=1, verbose=0).history
     assert all(s > 0 for s in history["student_loss"])
@@ -184,17 +185,17 @@ def test_stage_one_batch_norm_loss_falls_then_stage_two():
     for before, v in zip(
         generator_before, distiller.method.generator.trainable_variables
     ):
-        np.testing.assert_array_equal(before, numpy(v))
+        np.testing.assert_array_equal(before, to_numpy(v))
 
 
 def test_joint_training_moves_the_student_in_stage_one():
     distiller = make_distiller(joint=True, generator_rounds=5)
     distiller.compile()
-    before = [numpy(v) for v in distiller.student.trainable_variables]
+    before = [to_numpy(v) for v in distiller.student.trainable_variables]
     history = distiller.fit(steps=1, verbose=0).history
     assert history["generator_loss"][0] > 0 and history["student_loss"][0] > 0
     assert any(
-        not np.array_equal(b, numpy(v))
+        not np.array_equal(b, to_numpy(v))
         for b, v in zip(before, distiller.student.trainable_variables)
     )
 
@@ -254,11 +255,11 @@ def test_keras_file_round_trip_continues_identically(tmp_path):
     path = str(tmp_path / "distiller.keras")
     distiller.save(path)
     loaded = keras.saving.load_model(path)
-    assert int(numpy(loaded.method.rounds)) == 1
+    assert int(to_numpy(loaded.method.rounds)) == 1
     for model in (distiller, loaded):
         model.fit(steps=1, verbose=0)
     for a, b in zip(distiller.student.variables, loaded.student.variables):
-        np.testing.assert_allclose(numpy(a), numpy(b), atol=1e-6)
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), atol=1e-6)
 
 
 def test_mixed_precision_round():

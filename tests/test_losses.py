@@ -6,6 +6,7 @@ import pytest
 from keras import ops
 
 from keras_dfkd import losses
+from keras_dfkd.testing import to_numpy
 
 TEMPERATURES = [0.5, 1.0, 4.0]
 
@@ -44,10 +45,6 @@ def np_bn_distance(mean, var, moving_mean, moving_var):
     return np.sqrt(np.sum((moving_var - var) ** 2)) + np.sqrt(
         np.sum((moving_mean - mean) ** 2)
     )
-
-
-def to_numpy(x):
-    return np.asarray(ops.convert_to_numpy(x))
 
 
 def grad(fn, x):

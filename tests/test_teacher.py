@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from keras_dfkd.teacher import Teacher
+from keras_dfkd.testing import to_numpy
 
 
 def functional_teacher():
@@ -30,10 +31,6 @@ def sequential_teacher():
             keras.layers.Dense(3),
         ]
     )
-
-
-def to_numpy(x):
-    return keras.ops.convert_to_numpy(x)
 
 
 def test_extractor_reads_every_batch_norm_input():
