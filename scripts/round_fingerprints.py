@@ -10,6 +10,8 @@ record on the old code, check on the new, on each backend.
 
 `--compare` reports each method as bit-identical, within `--rtol` of the
 recorded weights (an operation order changed), or different.
+Variables are keyed by path, and Keras numbers auto-named layers per
+process, so compare with the same `--methods` as were recorded.
 """
 
 import argparse

@@ -2,7 +2,6 @@
 
 import warnings
 
-import numpy as np
 from keras import ops
 
 from keras_dfkd import losses
@@ -23,6 +22,8 @@ from keras_dfkd.methods.method import generator_adam
 from keras_dfkd.methods.phase import Phase
 from keras_dfkd.presets import PRESETS
 from keras_dfkd.replay.image_pool import ImagePool
+from keras_dfkd.utils.text_encoding import check_label_source
+from keras_dfkd.utils.text_encoding import label_embedding_table
 
 # Larger than any loss, smaller than float32's max (stays finite).
 _NO_LOSS_YET = 3e38
@@ -193,40 +194,8 @@ class NAYER(Method):
             check_int("generator_life", generator_life, minimum=1)
         if decay_rounds is not None:
             check_int("decay_rounds", decay_rounds, minimum=1)
-        if isinstance(class_names, str):
-            raise ValueError(
-                "`class_names` must be a list with one name per teacher "
-                f"class; received the string {class_names!r}. Write "
-                "class_names=['cat', 'dog', ...]."
-            )
-        if class_names is not None:
-            class_names = list(class_names)
-            repeated = sorted(
-                {n for n in class_names if class_names.count(n) > 1}
-            )
-            if repeated:
-                raise ValueError(
-                    f"`class_names` repeats {repeated}: classes with the "
-                    "same name get the same text embedding, so NAYER could "
-                    "not tell them apart. Give each class its own name."
-                )
-        if class_names is None and label_embeddings is None:
-            raise ValueError(
-                "NAYER needs the teacher's class names (class_names=[...], "
-                "e.g. keras_dfkd.datasets.get_info('mnist').class_names) or "
-                "label_embeddings (an array, or 'one_hot')."
-            )
-        if isinstance(label_embeddings, str) and label_embeddings != "one_hot":
-            raise ValueError(
-                "`label_embeddings` must be None, an array of shape "
-                "(num_classes, dim) or 'one_hot'; received "
-                f"{label_embeddings!r}."
-            )
-        self.class_names = None if class_names is None else list(class_names)
-        self.label_embeddings = (
-            label_embeddings
-            if label_embeddings is None or isinstance(label_embeddings, str)
-            else np.asarray(label_embeddings, "float32")
+        self.class_names, self.label_embeddings = check_label_source(
+            class_names, label_embeddings
         )
         self.text_encoder = text_encoder
         self.prompt_template = prompt_template
@@ -317,34 +286,17 @@ class NAYER(Method):
         )
 
     def _embedding_table(self):
-        k = self.num_classes
-        if isinstance(self.label_embeddings, str):  # "one_hot"
-            return np.eye(k, dtype="float32")
-        if self.label_embeddings is not None:
-            table = self.label_embeddings
-            if table.ndim != 2 or table.shape[0] != k:
-                raise ValueError(
-                    "`label_embeddings` must have shape (num_classes, dim) "
-                    f"= ({k}, dim) for this teacher's {k} classes; received "
-                    f"shape {table.shape}."
-                )
-            return table
-        if len(self.class_names) != k:
-            raise ValueError(
-                f"NAYER got {len(self.class_names)} class names but the "
-                f"teacher has {k} outputs; pass one name per output, in "
-                "label order."
-            )
-        from keras_dfkd.utils.text_encoding import class_prompts
-        from keras_dfkd.utils.text_encoding import encode_texts
-
-        table = encode_texts(
-            class_prompts(self.class_names, self.prompt_template),
-            encoder=self.text_encoder,
+        table = label_embedding_table(
+            self.num_classes,
+            self.class_names,
+            self.label_embeddings,
+            self.text_encoder,
+            self.prompt_template,
         )
-        # Kept so that get_config (and .keras files) need no encoder.
-        self.label_embeddings = np.asarray(table, "float32")
-        return self.label_embeddings
+        if self.label_embeddings is None:
+            # Kept so that get_config (and .keras files) need no encoder.
+            self.label_embeddings = table
+        return table
 
     @property
     def replay(self):

@@ -404,3 +404,84 @@ def _encode_clip(backbone, tokenizer, texts):
     pooled = backbone.text_pooler(ops.convert_to_tensor(hidden), token_ids)
     outputs = backbone.text_projection(pooled)
     return ops.convert_to_numpy(outputs).astype("float32")
+
+
+def check_label_source(class_names, label_embeddings):
+    """Checks NAYER's label source; returns `(class_names, label_embeddings)`.
+
+    Args:
+        class_names: `None` or a list of distinct class names.
+        label_embeddings: `None`, `"one_hot"` or an array
+            `(num_classes, dim)`.
+
+    Returns:
+        The class names as a list (or `None`) and the embeddings as
+        `None`, `"one_hot"` or a float32 array.
+
+    Raises:
+        ValueError: naming the problem and the fix.
+    """
+    if isinstance(class_names, str):
+        raise ValueError(
+            "`class_names` must be a list with one name per teacher "
+            f"class; received the string {class_names!r}. Write "
+            "class_names=['cat', 'dog', ...]."
+        )
+    if class_names is not None:
+        class_names = list(class_names)
+        repeated = sorted({n for n in class_names if class_names.count(n) > 1})
+        if repeated:
+            raise ValueError(
+                f"`class_names` repeats {repeated}: classes with the "
+                "same name get the same text embedding, so NAYER could "
+                "not tell them apart. Give each class its own name."
+            )
+    if class_names is None and label_embeddings is None:
+        raise ValueError(
+            "NAYER needs the teacher's class names (class_names=[...], "
+            "e.g. keras_dfkd.datasets.get_info('mnist').class_names) or "
+            "label_embeddings (an array, or 'one_hot')."
+        )
+    if isinstance(label_embeddings, str):
+        if label_embeddings != "one_hot":
+            raise ValueError(
+                "`label_embeddings` must be None, an array of shape "
+                "(num_classes, dim) or 'one_hot'; received "
+                f"{label_embeddings!r}."
+            )
+    elif label_embeddings is not None:
+        label_embeddings = np.asarray(label_embeddings, "float32")
+    return class_names, label_embeddings
+
+
+def label_embedding_table(
+    num_classes, class_names, label_embeddings, text_encoder, prompt_template
+):
+    """The `(num_classes, dim)` float32 table NAYER's generator starts from.
+
+    One-hot rows for `label_embeddings="one_hot"`, the given array (its
+    shape checked against the teacher), else the text embeddings of the
+    class prompts (`encode_texts`).
+    """
+    if isinstance(label_embeddings, str):  # "one_hot"
+        return np.eye(num_classes, dtype="float32")
+    if label_embeddings is not None:
+        if label_embeddings.ndim != 2 or label_embeddings.shape[0] != (
+            num_classes
+        ):
+            raise ValueError(
+                "`label_embeddings` must have shape (num_classes, dim) = "
+                f"({num_classes}, dim) for this teacher's {num_classes} "
+                f"classes; received shape {label_embeddings.shape}."
+            )
+        return label_embeddings
+    if len(class_names) != num_classes:
+        raise ValueError(
+            f"NAYER got {len(class_names)} class names but the teacher has "
+            f"{num_classes} outputs; pass one name per output, in label "
+            "order."
+        )
+    table = encode_texts(
+        class_prompts(class_names, prompt_template), encoder=text_encoder
+    )
+    return np.asarray(table, "float32")
