@@ -37,6 +37,7 @@ import warnings
 import keras
 import numpy as np
 
+from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.input_range import InputRange
 
 #: Below this |per-channel training mean| the default is not questioned.
@@ -72,6 +73,7 @@ def resolve_input_range(model, input_range, channels):
     return InputRange.standardized(), "default"
 
 
+@keras_dfkd_export("keras_dfkd.detect_input_range")
 def detect_input_range(model):
     """The input domain a teacher declares itself, or `None`.
 

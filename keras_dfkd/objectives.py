@@ -15,6 +15,16 @@ from keras import ops
 
 from keras_dfkd import losses
 
+#: What `distillation_objective` logs.
+STUDENT_LOGS = ("student_loss", "agreement")
+
+#: What `batch_norm_objective` always logs (it adds `adversarial`,
+#: `balance` and `generator_loss` by its options).
+BATCH_NORM_LOGS = ("batch_norm", "one_hot")
+
+#: What `dafl_objective` logs (`activation` with features).
+DAFL_LOGS = ("one_hot", "entropy", "activation")
+
 #: The divergences an adversarial generator term can maximise.
 DIVERGENCES = {
     "masked_kl": losses.masked_kl_divergence,

@@ -13,6 +13,8 @@ instead of writing the settings again.
   `student_optimizer="auto"` existed: the papers' SGD, stated here.
 """
 
+from keras_dfkd.api_export import keras_dfkd_export
+
 PRESETS = {
     "DAFL": {
         "dafl_mnist": dict(batch_size=512, latent_dim=100, generator_width=64),
@@ -143,6 +145,7 @@ for _method, (_prefix, _changes) in _LENET.items():
     }
 
 
+@keras_dfkd_export("keras_dfkd.presets.find")
 def find(name):
     """Returns `(method class name, settings)` of the preset `name`.
 
@@ -154,3 +157,6 @@ def find(name):
             return method, dict(presets[name])
     names = sorted(p for presets in PRESETS.values() for p in presets)
     raise ValueError(f"Unknown preset {name!r}; available: {names}.")
+
+
+__all__ = ["PRESETS", "find"]

@@ -8,6 +8,7 @@ a new method is added to one registry (`TINY_METHODS`).
 import keras
 import numpy as np
 
+from keras_dfkd import backend
 from keras_dfkd.distiller import DataFreeDistiller
 from keras_dfkd.layers.differentiable_augmentation import (
     DifferentiableAugmentation,
@@ -29,6 +30,12 @@ STANDARDIZED_HALF = ((0.5,), (0.25,))
 def to_numpy(x):
     """A numpy copy of a tensor or variable."""
     return np.array(keras.ops.convert_to_numpy(x))
+
+
+def gradient(fn, x):
+    """`d fn(x) / dx` as numpy, for a scalar-valued `fn` (either backend)."""
+    x = np.asarray(x, np.float32)
+    return to_numpy(backend.input_gradient(fn, x)[1])
 
 
 def small_net(width, name, batch_norm=True, classes=10, pool_each_block=False):

@@ -6,6 +6,7 @@ import pytest
 from keras import ops
 
 from keras_dfkd.layers import DifferentiableAugmentation
+from keras_dfkd.testing import gradient
 from keras_dfkd.testing import to_numpy
 
 
@@ -129,26 +130,12 @@ def _stateless_forward(layer, images, weights):
     return fn
 
 
-def grad(fn, x):
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return np.asarray(jax.grad(fn)(x))
-    import tensorflow as tf
-
-    v = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(v)
-        y = fn(v)
-    return tape.gradient(y, v).numpy()
-
-
 def test_gradient_flows_to_input():
     images = random_images(6)
     layer = DifferentiableAugmentation(padding=2, flip=True, seed=6)
     layer.build(images.shape)
     weights = random_images(7)
-    g = grad(_stateless_forward(layer, images, weights), images)
+    g = gradient(_stateless_forward(layer, images, weights), images)
     assert g.shape == images.shape
     assert np.all(np.isfinite(g))
     assert np.abs(g).sum() > 0.0
@@ -158,7 +145,9 @@ def test_flip_gradient_is_exact_permutation():
     images = random_images(8)
     layer = DifferentiableAugmentation(padding=0, flip=True, seed=8)
     layer.build(images.shape)
-    g = grad(_stateless_forward(layer, images, np.ones_like(images)), images)
+    g = gradient(
+        _stateless_forward(layer, images, np.ones_like(images)), images
+    )
     # Every input pixel is used exactly once.
     np.testing.assert_array_equal(g, np.ones_like(images))
 

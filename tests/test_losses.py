@@ -6,6 +6,7 @@ import pytest
 from keras import ops
 
 from keras_dfkd import losses
+from keras_dfkd.testing import gradient
 from keras_dfkd.testing import to_numpy
 
 TEMPERATURES = [0.5, 1.0, 4.0]
@@ -45,22 +46,6 @@ def np_bn_distance(mean, var, moving_mean, moving_var):
     return np.sqrt(np.sum((moving_var - var) ** 2)) + np.sqrt(
         np.sum((moving_mean - mean) ** 2)
     )
-
-
-def grad(fn, x):
-    """Gradient of the scalar `fn(x)` with respect to `x` (test helper)."""
-    x = np.asarray(x, np.float32)
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return np.asarray(jax.grad(fn)(x))
-    import tensorflow as tf
-
-    v = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(v)
-        y = fn(v)
-    return tape.gradient(y, v).numpy()
 
 
 def random_logits(seed, n=16, k=5, scale=3.0):
@@ -129,7 +114,7 @@ def test_masked_kl_divergence_matches_numpy(temperature):
 def test_masked_kl_divergence_gradient_respects_mask():
     t, s = random_logits(5, n=32), random_logits(6, n=32)
     mask = s.argmax(-1) == t.argmax(-1)
-    g = grad(lambda v: losses.MaskedKLDivergence(2.0)(t, v), s)
+    g = gradient(lambda v: losses.MaskedKLDivergence(2.0)(t, v), s)
     assert np.all(np.isfinite(g))
     assert np.all(g[~mask] == 0.0)
     assert np.all(np.abs(g[mask]).sum(axis=-1) > 0.0)
@@ -180,7 +165,7 @@ def test_one_hot_cross_entropy_matches_numpy():
 
 def test_one_hot_cross_entropy_gradient_uses_constant_labels():
     t = random_logits(10)
-    g = grad(lambda v: losses.OneHotCrossEntropy()(v, v), t)
+    g = gradient(lambda v: losses.OneHotCrossEntropy()(v, v), t)
     # d CE / d logits = (softmax - one_hot) / N with constant labels.
     p = np_softmax(t)
     expected = p.copy()
@@ -210,7 +195,7 @@ def test_information_entropy_loss_is_nan_safe():
     np.testing.assert_allclose(
         value, np.sum(p_bar * np.log10(p_bar)), rtol=1e-5
     )
-    g = grad(lambda v: losses.InformationEntropyLoss()(v, v), t)
+    g = gradient(lambda v: losses.InformationEntropyLoss()(v, v), t)
     assert np.all(np.isfinite(g))
     assert np.abs(g).sum() > 0.0
 
@@ -253,7 +238,7 @@ LOGIT_LOSSES = [
 @pytest.mark.parametrize("loss_fn", LOGIT_LOSSES, ids=lambda x: x.name)
 def test_logit_loss_gradients_are_finite_and_nonzero(loss_fn):
     t, s = random_logits(13), random_logits(14)
-    g = grad(lambda v: loss_fn(t, v), s)
+    g = gradient(lambda v: loss_fn(t, v), s)
     assert g.shape == s.shape
     assert np.all(np.isfinite(g))
     assert np.abs(g).sum() > 0.0
@@ -270,7 +255,7 @@ def test_logit_loss_gradients_are_finite_and_nonzero(loss_fn):
 )
 def test_target_free_loss_gradients_are_finite_and_nonzero(loss_fn):
     t = random_logits(15)
-    g = grad(lambda v: loss_fn(v, v), t)
+    g = gradient(lambda v: loss_fn(v, v), t)
     assert np.all(np.isfinite(g))
     assert np.abs(g).sum() > 0.0
 
@@ -463,7 +448,7 @@ def test_batch_norm_statistics_loss_gradients():
             inputs[i] = x
             return losses.batch_norm_statistics_loss(inputs, means, variances)
 
-        g = grad(fn, features[i])
+        g = gradient(fn, features[i])
         assert np.all(np.isfinite(g))
         assert np.abs(g).sum() > 0.0
 
@@ -473,7 +458,9 @@ def test_batch_norm_statistics_loss_gradient_is_finite_at_exact_match():
     mean, var = x.mean(0), x.var(0)
     value = losses.batch_norm_statistics_loss([x], [mean], [var])
     np.testing.assert_allclose(to_numpy(value), 0.0, atol=1e-6)
-    g = grad(lambda v: losses.batch_norm_statistics_loss([v], [mean], [var]), x)
+    g = gradient(
+        lambda v: losses.batch_norm_statistics_loss([v], [mean], [var]), x
+    )
     assert np.all(np.isfinite(g))
 
 

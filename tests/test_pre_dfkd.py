@@ -8,7 +8,7 @@ import pytest
 
 import keras_dfkd
 from keras_dfkd.generators import Generator
-from keras_dfkd.methods.pre_dfkd import clamped_reverse_js
+from keras_dfkd.losses.jensen_shannon_divergence import clamped_reverse_js
 from keras_dfkd.replay import VAEReplay
 from keras_dfkd.teacher import Teacher
 from keras_dfkd.testing import small_net

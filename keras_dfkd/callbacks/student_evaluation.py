@@ -8,6 +8,7 @@ import numpy as np
 from keras_dfkd.api_export import keras_dfkd_export
 
 
+@keras_dfkd_export("keras_dfkd.callbacks.student_accuracy")
 def student_accuracy(student, x, y, batch_size=500):
     """Top-1 accuracy of `student` on `(x, y)` in inference mode."""
     correct = 0
@@ -18,6 +19,7 @@ def student_accuracy(student, x, y, batch_size=500):
     return correct / len(x)
 
 
+@keras_dfkd_export("keras_dfkd.callbacks.accuracy_statistics")
 def accuracy_statistics(accuracies):
     """Robustness of a run: mean, variance and largest drop of accuracies.
 

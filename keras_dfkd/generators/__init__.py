@@ -1,6 +1,5 @@
 """Image generators and their input layers."""
 
-from keras_dfkd.generators.conditional_generator import ConditionalGenerator
 from keras_dfkd.generators.generator import Generator
 from keras_dfkd.generators.generator_ensemble import GeneratorEnsemble
 from keras_dfkd.generators.label_embedding import LabelTextEmbedding
@@ -8,7 +7,6 @@ from keras_dfkd.generators.nayer_generator import NAYERGenerator
 from keras_dfkd.generators.noisy_layer import NoisyLayer
 
 __all__ = [
-    "ConditionalGenerator",
     "Generator",
     "GeneratorEnsemble",
     "LabelTextEmbedding",

@@ -7,6 +7,42 @@ from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.input_range import InputRange
 from keras_dfkd.layers.to_input_range import ToInputRange
 
+#: The smallest feature map an automatic upsampling stack starts from.
+MIN_INITIAL_SIZE = 7
+
+#: How the blocks' channels follow `width`.
+CHANNEL_SCHEDULES = ("dcgan", "pyramid")
+
+
+def default_num_upsamples(image_size):
+    """Halves `image_size` while the result stays an int >= 7.
+
+    28 -> 2 (7x7 start), 32 -> 2 (8x8), 64 -> 3 (8x8), 224 -> 5 (7x7).
+    """
+    count = 0
+    while image_size % 2 == 0 and image_size // 2 >= MIN_INITIAL_SIZE:
+        image_size //= 2
+        count += 1
+    return count
+
+
+def block_channels(width, num_upsamples, schedule):
+    """The channels of the projection and of each upsampling block.
+
+    `"dcgan"`: `2w` for the projection and every block but the last, `w`
+    for the last (DAFL/DFAD/DFQ). `"pyramid"`: block `i` has
+    `w * 2**min(n - 1 - i, 3)` and the projection the first block's (Luo
+    et al.'s `[128, 64]` for `n = 2`, `w = 64`).
+    """
+    if schedule == "dcgan":
+        if not num_upsamples:
+            return 2 * width, []
+        return 2 * width, [2 * width] * (num_upsamples - 1) + [width]
+    blocks = [
+        width * 2 ** min(num_upsamples - 1 - i, 3) for i in range(num_upsamples)
+    ]
+    return (blocks or [width])[0], blocks
+
 
 @keras_dfkd_export("keras_dfkd.generators.Generator")
 class Generator(keras.layers.Layer):
@@ -48,7 +84,11 @@ class Generator(keras.layers.Layer):
     normalised real images; DAFL also keeps `batch_norm_epsilon=0.8` (sic)
     in the conv blocks (`Generator.dafl`). The Fast/NAYER variant
     uses `output_activation="sigmoid"` (images in [0, 1], normalised
-    afterwards) and convolutions without bias.
+    afterwards) and convolutions without bias. Luo et al.'s
+    class-conditional generator (`Generator.luo`) projects without bias
+    and with a LeakyReLU, widens its blocks towards the input
+    (`channels="pyramid"`), picks the upsampling stack from the image size
+    (28 to 224 px) and ends in a scale-only BN.
 
     Args:
         image_shape: tuple `(height, width, channels)` of the images to make,
@@ -60,7 +100,9 @@ class Generator(keras.layers.Layer):
             for fast CPU runs).
         num_classes: int or `None`. When set, the generator is conditional
             and `call` takes `[noise, labels]`. Defaults to `None`.
-        num_upsamples: int. Number of x2 upsampling stages. Defaults to `2`.
+        num_upsamples: int or `None`. Number of x2 upsampling stages;
+            `None` halves the image while the start stays at least 7x7
+            (2 for 28 and 32 px, 3 for 64, 5 for 224). Defaults to `2`.
         batch_norm_epsilon: float. Epsilon of the conv blocks' BN. Defaults
             to `1e-5`.
         batch_norm_momentum: float. Keras-convention momentum of every BN
@@ -76,6 +118,19 @@ class Generator(keras.layers.Layer):
         spectral_normalization: bool. Wrap every convolution in Keras's
             `SpectralNormalization` (one power iteration per training
             call), as PRE-DFKD's novel generator does. Defaults to `False`.
+        input_range: `None` or the teacher's `keras_dfkd.InputRange`, as
+            above. Defaults to `None`.
+        projection_bias: bool. Whether the input projection has a bias.
+            Defaults to `True`.
+        projection_activation: `None` or `"leaky_relu"` (slope 0.2) after
+            the projection's BN. Defaults to `None`.
+        separable: bool. Depthwise-separable block convolutions (Luo et
+            al.'s lighter variant). Defaults to `False`.
+        channels: `"dcgan"` or `"pyramid"`, see `block_channels`.
+            Defaults to `"dcgan"`.
+        output_batch_norm_scale: bool. Whether the output BN learns a
+            scale (Luo et al.'s) instead of being affine-free. Defaults to
+            `False`.
         **kwargs: standard layer arguments such as `name` and `dtype`.
 
     Call arguments:
@@ -113,6 +168,11 @@ class Generator(keras.layers.Layer):
         conv_bias=True,
         spectral_normalization=False,
         input_range=None,
+        projection_bias=True,
+        projection_activation=None,
+        separable=False,
+        channels="dcgan",
+        output_batch_norm_scale=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -132,8 +192,12 @@ class Generator(keras.layers.Layer):
                 f"{image_shape}. The generator only makes images: use a "
                 "teacher whose input is an image batch (N, H, W, C)."
             )
+        height, width_px, image_channels = image_shape
+        if num_upsamples is None:
+            num_upsamples = min(
+                default_num_upsamples(height), default_num_upsamples(width_px)
+            )
         factor = 2**num_upsamples
-        height, width_px, channels = image_shape
         if min(height, width_px) < factor:
             raise ValueError(
                 f"The generator cannot make {height}x{width_px} images with "
@@ -144,6 +208,23 @@ class Generator(keras.layers.Layer):
             raise ValueError(
                 "`latent_dim` and `width` must be positive; received "
                 f"latent_dim={latent_dim}, width={width}."
+            )
+        if num_classes is not None and (
+            not isinstance(num_classes, int) or num_classes < 1
+        ):
+            raise ValueError(
+                "`num_classes` must be a positive int or None; received "
+                f"{num_classes!r}."
+            )
+        if channels not in CHANNEL_SCHEDULES:
+            raise ValueError(
+                f"`channels` must be one of {CHANNEL_SCHEDULES}; received "
+                f"{channels!r}."
+            )
+        if projection_activation not in (None, "leaky_relu"):
+            raise ValueError(
+                "`projection_activation` must be None or 'leaky_relu'; "
+                f"received {projection_activation!r}."
             )
         if output_activation not in ("tanh", "sigmoid", None):
             raise ValueError(
@@ -162,13 +243,21 @@ class Generator(keras.layers.Layer):
         self.conv_bias = conv_bias
         self.spectral_normalization = spectral_normalization
         self.input_range = input_range
+        self.projection_bias = projection_bias
+        self.projection_activation = projection_activation
+        self.separable = separable
+        self.channels = channels
+        self.output_batch_norm_scale = output_batch_norm_scale
 
         # Rounded up; the output is centre-cropped to the image size.
         self._init_size = (-(-height // factor), -(-width_px // factor))
-        self._init_channels = 2 * width
+        self._init_channels, filters_per_block = block_channels(
+            width, num_upsamples, channels
+        )
         bn = dict(momentum=batch_norm_momentum, dtype=self.dtype_policy)
         self.project = keras.layers.Dense(
             self._init_channels * self._init_size[0] * self._init_size[1],
+            use_bias=projection_bias,
             dtype=self.dtype_policy,
             name="project",
         )
@@ -178,11 +267,13 @@ class Generator(keras.layers.Layer):
         # Two flat lists (not a list of tuples) so Keras tracks the layers.
         self.convs = []
         self.norms = []
-        for i in range(num_upsamples):
-            filters = width if i == num_upsamples - 1 else 2 * width
+        conv = (
+            keras.layers.SeparableConv2D if separable else keras.layers.Conv2D
+        )
+        for i, filters in enumerate(filters_per_block):
             self.convs.append(
                 self._maybe_normalized(
-                    keras.layers.Conv2D(
+                    conv(
                         filters,
                         3,
                         padding="same",
@@ -199,7 +290,7 @@ class Generator(keras.layers.Layer):
             )
         self.to_image = self._maybe_normalized(
             keras.layers.Conv2D(
-                channels,
+                image_channels,
                 3,
                 padding="same",
                 dtype=self.dtype_policy,
@@ -209,7 +300,10 @@ class Generator(keras.layers.Layer):
         self.output_norm = None
         if output_batch_norm:
             self.output_norm = keras.layers.BatchNormalization(
-                center=False, scale=False, name="output_norm", **bn
+                center=False,
+                scale=output_batch_norm_scale,
+                name="output_norm",
+                **bn,
             )
         self.to_input_range = None
         if input_range is not None:
@@ -244,6 +338,62 @@ class Generator(keras.layers.Layer):
             output_batch_norm=True,
             input_range=input_range,
             **kwargs,
+        )
+
+    @classmethod
+    def luo(cls, image_shape, num_classes, input_range=None, **kwargs):
+        """Luo et al.'s class-conditional generator, 28 to 224 pixels.
+
+        The body of the generator the paper's code released
+        (`conditioned_generator`), with a deeper stack for large images:
+
+        ```
+        h = LeakyReLU(BN(reshape(Dense(concat(z, one_hot(y))), no bias)))
+        repeat i < n:  h = LeakyReLU(BN_eps0.8(Conv3x3(c_i)(Upsample_x2(h))))
+        x = BN(scale only)(tanh(Conv3x3(C)(h)))
+        ```
+
+        with `c_i` the `"pyramid"` channels and `n` picked from the image
+        size. With a known `input_range` the last line is
+        `x = ToInputRange((tanh(Conv3x3(C)(h)) + 1) / 2)`: images in the
+        teacher's domain rather than standardised by the output BN. The
+        blocks' BN epsilon 0.8 is the released code's, kept there from
+        the DAFL code "for reproducibility".
+
+        Args:
+            image_shape: tuple `(height, width, channels)`.
+            num_classes: int. Classes of the one-hot condition.
+            input_range: `None` or the teacher's input range. Defaults to
+                `None` (standardised images).
+            **kwargs: the other constructor arguments (`latent_dim`,
+                `width`, `num_upsamples`, `separable`, `name`, ...).
+
+        Returns:
+            A class-conditional `Generator`.
+
+        Reference:
+            - [Luo et al., 2020. Large-Scale Generative Data-Free
+              Distillation](https://arxiv.org/abs/2012.05578)
+        """
+        input_range = InputRange.get(input_range)
+        options = dict(
+            num_upsamples=None,
+            batch_norm_epsilon=0.8,
+            output_activation="tanh",
+            # Standardised images (no known range) get the output BN.
+            output_batch_norm=input_range is None,
+            conv_bias=True,
+            projection_bias=False,
+            projection_activation="leaky_relu",
+            channels="pyramid",
+            output_batch_norm_scale=True,
+        )
+        options.update(kwargs)
+        return cls(
+            image_shape,
+            num_classes=num_classes,
+            input_range=input_range,
+            **options,
         )
 
     def _maybe_normalized(self, conv):
@@ -290,6 +440,8 @@ class Generator(keras.layers.Layer):
             x, (-1, self._init_size[0], self._init_size[1], self._init_channels)
         )
         x = self.project_norm(x, training=training)
+        if self.projection_activation == "leaky_relu":
+            x = ops.leaky_relu(x, negative_slope=0.2)
         for conv, norm in zip(self.convs, self.norms):
             x = ops.repeat(ops.repeat(x, 2, axis=1), 2, axis=2)
             x = conv(x, training=training)
@@ -336,6 +488,11 @@ class Generator(keras.layers.Layer):
                 "output_batch_norm": self.output_batch_norm,
                 "conv_bias": self.conv_bias,
                 "spectral_normalization": self.spectral_normalization,
+                "projection_bias": self.projection_bias,
+                "projection_activation": self.projection_activation,
+                "separable": self.separable,
+                "channels": self.channels,
+                "output_batch_norm_scale": self.output_batch_norm_scale,
                 "input_range": (
                     None
                     if self.input_range is None

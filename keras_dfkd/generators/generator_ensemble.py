@@ -6,12 +6,13 @@ import keras
 from keras import ops
 
 from keras_dfkd.api_export import keras_dfkd_export
-from keras_dfkd.generators.conditional_generator import ConditionalGenerator
+from keras_dfkd.generators.generator import Generator
+from keras_dfkd.input_range import InputRange
 
 
 @keras_dfkd_export("keras_dfkd.generators.GeneratorEnsemble")
 class GeneratorEnsemble(keras.Model):
-    """`size` independent `ConditionalGenerator`s used as one model.
+    """`size` independent `Generator.luo` generators used as one model.
 
     Luo et al. train several generators on the teacher's BN statistics and
     let the student learn from all of them. Here the members are trained
@@ -36,10 +37,10 @@ class GeneratorEnsemble(keras.Model):
         size: int. Number of members. Defaults to `4`.
         latent_dim: int. Defaults to `100`.
         width: int. Channels of each member's last block. Defaults to `64`.
-        num_upsamples: int or `None`. See `ConditionalGenerator`.
-        separable: bool. See `ConditionalGenerator`. Defaults to `False`.
+        num_upsamples: int or `None`. See `Generator`.
+        separable: bool. See `Generator`. Defaults to `False`.
         input_range: `None` or the teacher's `keras_dfkd.InputRange`. See
-            `ConditionalGenerator`. Defaults to `None`.
+            `Generator.luo`. Defaults to `None`.
         **kwargs: standard model arguments such as `name`.
 
     Call arguments:
@@ -88,7 +89,7 @@ class GeneratorEnsemble(keras.Model):
         self.width = width
         self.separable = separable
         self.members = [
-            ConditionalGenerator(
+            Generator.luo(
                 self.image_shape,
                 num_classes,
                 latent_dim=latent_dim,
@@ -146,6 +147,33 @@ class GeneratorEnsemble(keras.Model):
             for generator in self.members
         ]
         return ops.switch(ops.cast(member, "int32"), branches, noise, labels)
+
+    def check_fits(self, teacher):
+        """Raises a clear `ValueError` unless the ensemble fits `teacher`.
+
+        Its images must have the teacher's input shape, its condition the
+        teacher's classes and its output the teacher's input range.
+
+        Args:
+            teacher: a `keras_dfkd.teacher.Teacher`.
+        """
+        if (
+            self.image_shape != tuple(teacher.input_shape)
+            or self.num_classes != teacher.num_classes
+        ):
+            raise ValueError(
+                f"The given `ensemble` makes {self.image_shape} images of "
+                f"{self.num_classes} classes, but the teacher takes "
+                f"{tuple(teacher.input_shape)} and has {teacher.num_classes} "
+                "classes."
+            )
+        own = self.input_range or InputRange.standardized()
+        if own != teacher.input_range:
+            raise ValueError(
+                f"The given `ensemble` makes images in {own}, but the "
+                f"teacher's input range is {teacher.input_range}: build the "
+                "ensemble with the teacher's input_range."
+            )
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0][0],) + self.image_shape

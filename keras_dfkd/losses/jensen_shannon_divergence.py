@@ -9,6 +9,30 @@ from keras_dfkd.losses._utils import validate_temperature
 from keras_dfkd.losses.loss_function_wrapper import LossFunctionWrapper
 
 
+def clamped_reverse_js(teacher_logits, student_logits, temperature):
+    """PRE-DFKD's Jensen-Shannon term, as its reference code computes it.
+
+    ```python
+    P = clip(softmax(t / T), 0.01, 0.99); Q = clip(softmax(s / T), ...)
+    M = clip((P + Q) / 2, 0.01, 0.99)
+    js = 0.5 * mean(M * (log M - log P)) + 0.5 * mean(M * (log M - log Q))
+    ```
+
+    The mean runs over all `N * K` entries and each KL points from `M`
+    (PyTorch's `KLDivLoss(log P, M)`), unlike the textbook divergence of
+    `keras_dfkd.losses.jensen_shannon_divergence`.
+    """
+    teacher_logits = ops.cast(teacher_logits, "float32")
+    student_logits = ops.cast(student_logits, "float32")
+    p = ops.clip(ops.softmax(teacher_logits / temperature), 0.01, 0.99)
+    q = ops.clip(ops.softmax(student_logits / temperature), 0.01, 0.99)
+    m = ops.clip((p + q) / 2.0, 0.01, 0.99)
+    log_m = ops.log(m)
+    return 0.5 * ops.mean(m * (log_m - ops.log(p))) + 0.5 * ops.mean(
+        m * (log_m - ops.log(q))
+    )
+
+
 @keras_dfkd_export("keras_dfkd.losses.jensen_shannon_divergence")
 def jensen_shannon_divergence(teacher_logits, student_logits, temperature=1.0):
     """Per-sample Jensen-Shannon divergence (natural log).

@@ -1,6 +1,7 @@
 """Data-free distillation methods."""
 
 from keras_dfkd import presets
+from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.methods.bn_statistics import BNStatistics
 from keras_dfkd.methods.dafl import DAFL
 from keras_dfkd.methods.dfad import DFAD
@@ -20,6 +21,7 @@ _METHODS = {
 }
 
 
+@keras_dfkd_export("keras_dfkd.methods.get")
 def get(name, **kwargs):
     """Returns a method by name, e.g. `get("dfad", batch_size=256)`.
 
@@ -46,6 +48,7 @@ def get(name, **kwargs):
     return cls(**kwargs)
 
 
+@keras_dfkd_export("keras_dfkd.methods.from_preset")
 def from_preset(preset, **overrides):
     """A method from a preset name of any method, e.g. `"nayer_cpu"`.
 

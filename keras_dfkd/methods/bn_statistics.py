@@ -1,18 +1,14 @@
 """A generator trained on the teacher's BN statistics (DFQ/DeepInversion)."""
 
-from keras import ops
-
 from keras_dfkd import losses
 from keras_dfkd import objectives
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.generator import Generator
 from keras_dfkd.methods.method import Method
-from keras_dfkd.methods.method import check_int
-from keras_dfkd.methods.method import check_student_optimizer
-from keras_dfkd.methods.method import deserialize_layer
-from keras_dfkd.methods.method import generator_adam
 from keras_dfkd.methods.phase import Phase
+from keras_dfkd.optimizers import generator_adam
 from keras_dfkd.presets import PRESETS
+from keras_dfkd.utils.arguments import deserialize_layer
 
 ADVERSARIAL_LOSSES = (*objectives.DIVERGENCES, "none")
 
@@ -55,13 +51,9 @@ class BNStatistics(Method):
             `None`.
         generator_learning_rate: float. Adam(beta_1=0.5, beta_2=0.999).
             Defaults to `1e-3`.
-        student_optimizer: `"auto"` (the default: `"sgd"` when the
-            student has BatchNorm layers, `"adam"` when it has none, whose
-            plain layers diverge at the papers' SGD rates), `"sgd"`
-            (momentum 0.9, DFQ's) or `"adam"`.
-        student_learning_rate: float or `None` (`0.1`, the
-            paper's, for SGD; `1e-3` for Adam). Defaults to `None`.
-        student_weight_decay: float, SGD's. Defaults to `1e-4`.
+        student_optimizer, student_learning_rate, student_weight_decay:
+            see `Method` (DFQ's SGD rate is `0.1`). Default to `"auto"`,
+            `None` and `1e-4`.
         seed: int or `None`. Defaults to `None`.
         **kwargs: standard layer arguments.
 
@@ -113,23 +105,11 @@ class BNStatistics(Method):
                 f"`adversarial_loss` must be one of {ADVERSARIAL_LOSSES}; "
                 f"received {adversarial_loss!r}."
             )
-        check_int("student_steps", student_steps)
-        self.latent_dim = latent_dim
-        self.generator_width = generator_width
-        self.student_steps = student_steps
-        self.batch_norm_weight = batch_norm_weight
-        self.batch_norm_momentum = batch_norm_momentum
-        self.one_hot_weight = one_hot_weight
-        self.adversarial_weight = adversarial_weight
-        self.adversarial_loss = adversarial_loss
-        self.balance_weight = balance_weight
-        self.temperature = temperature
-        self.augmentation = deserialize_layer(augmentation)
-        self.generator_learning_rate = generator_learning_rate
-        check_student_optimizer(student_optimizer)
-        self.student_optimizer = student_optimizer
-        self.student_learning_rate = student_learning_rate
-        self.student_weight_decay = student_weight_decay
+        self.store_arguments(
+            locals(),
+            positive=("student_steps",),
+            augmentation=deserialize_layer(augmentation),
+        )
 
     def build_synthesizer(self, teacher, student):
         # DFQ's tanh and affine-free BN for standardised teachers; the
@@ -160,33 +140,28 @@ class BNStatistics(Method):
     @property
     def phases(self):
         return [
-            Phase("generator", ("generator",), self._generator_loss),
+            Phase(
+                "generator",
+                ("generator",),
+                self._generator_loss,
+                logs=(
+                    *objectives.BATCH_NORM_LOGS,
+                    "adversarial",
+                    "balance",
+                    "generator_loss",
+                ),
+            ),
             Phase(
                 "student",
                 ("student",),
                 self._student_loss,
                 repeats=self.student_steps,
+                logs=objectives.STUDENT_LOGS,
             ),
         ]
 
-    @property
-    def log_names(self):
-        return [
-            "batch_norm",
-            "one_hot",
-            "adversarial",
-            "balance",
-            "generator_loss",
-            "student_loss",
-            "agreement",
-        ]
-
     def _student_loss(self, student):
-        images = self.generator(self.sample_noise(), training=True)
-        images = self.augment(ops.stop_gradient(images))
-        return self.distillation_loss(
-            images, student, temperature=self.temperature
-        )
+        return self.distill_generated(student, temperature=self.temperature)
 
     def _generator_loss(self, student):
         images = self.generator(self.sample_noise(), training=True)

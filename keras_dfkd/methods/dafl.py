@@ -25,9 +25,7 @@ class DAFL(Method):
     (L_G + L_S) -> Adam step on G and on S
     ```
 
-    Defaults are the paper's MNIST settings (batch 512, latent 100,
-    Adam(0.2) for G, Adam(2e-3) for S, oh 1, ie 5, a 0.1, tau 1) except the
-    generator width, which defaults to the paper's 64.
+    The defaults are the paper's MNIST settings.
 
     Args:
         batch_size: int. Defaults to `512`.
@@ -72,14 +70,7 @@ class DAFL(Method):
         **kwargs,
     ):
         super().__init__(batch_size=batch_size, seed=seed, **kwargs)
-        self.latent_dim = latent_dim
-        self.generator_width = generator_width
-        self.one_hot_weight = one_hot_weight
-        self.entropy_weight = entropy_weight
-        self.activation_weight = activation_weight
-        self.temperature = temperature
-        self.generator_learning_rate = generator_learning_rate
-        self.student_learning_rate = student_learning_rate
+        self.store_arguments(locals())
 
     def build_synthesizer(self, teacher, student):
         if not teacher.has_features:
@@ -104,17 +95,17 @@ class DAFL(Method):
 
     @property
     def phases(self):
-        return [Phase("joint", ("generator", "student"), self._joint_loss)]
-
-    @property
-    def log_names(self):
         return [
-            "one_hot",
-            "entropy",
-            "activation",
-            "generator_loss",
-            "student_loss",
-            "agreement",
+            Phase(
+                "joint",
+                ("generator", "student"),
+                self._joint_loss,
+                logs=(
+                    *objectives.DAFL_LOGS,
+                    "generator_loss",
+                    *objectives.STUDENT_LOGS,
+                ),
+            )
         ]
 
     def _joint_loss(self, student):

@@ -4,17 +4,16 @@ import keras
 from keras import ops
 
 from keras_dfkd import losses
+from keras_dfkd import objectives
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.generator import Generator
 from keras_dfkd.methods.method import Method
-from keras_dfkd.methods.method import check_int
-from keras_dfkd.methods.method import check_student_optimizer
-from keras_dfkd.methods.method import derived_seed
-from keras_dfkd.methods.method import deserialize_layer
 from keras_dfkd.methods.phase import Phase
 from keras_dfkd.presets import PRESETS
 from keras_dfkd.replay.replay import Replay
 from keras_dfkd.replay.vae_replay import VAEReplay
+from keras_dfkd.utils.arguments import derived_seed
+from keras_dfkd.utils.arguments import deserialize_layer
 
 
 @keras_dfkd_export("keras_dfkd.methods.DFAD")
@@ -37,12 +36,9 @@ class DFAD(Method):
     (`replay.add(x)`), and a learned memory trains for `replay_steps` steps
     per round on fresh generator images.
 
-    Both networks run in training mode, as in the reference code. Defaults
-    are the paper's MNIST settings: batch 512 (DFAD's README advises 256
-    for CIFAR), latent 100, SGD(0.01, momentum 0.9, weight decay 1e-4) for
-    the student, Adam(1e-3) for the generator, 5 student steps per round.
-    Keras applies weight decay decoupled from the gradient, a slight
-    departure from PyTorch's SGD.
+    Both networks run in training mode, as in the reference code. The
+    defaults are the paper's MNIST settings (DFAD's README advises batch
+    256 for CIFAR).
 
     Args:
         batch_size: int. Defaults to `512`.
@@ -50,13 +46,9 @@ class DFAD(Method):
         generator_width: int. Width of the DCGAN generator. Defaults to `64`.
         student_steps: int. Student steps per round. Defaults to `5`.
         generator_learning_rate: float. Defaults to `1e-3`.
-        student_optimizer: `"auto"` (the default: `"sgd"` when the
-            student has BatchNorm layers, `"adam"` when it has none, whose
-            plain layers diverge at the papers' SGD rates), `"sgd"`
-            (momentum 0.9, DFAD's) or `"adam"`.
-        student_learning_rate: float or `None` (`0.01`, the
-            paper's, for SGD; `1e-3` for Adam). Defaults to `None`.
-        student_weight_decay: float, SGD's. Defaults to `1e-4`.
+        student_optimizer, student_learning_rate, student_weight_decay:
+            see `Method` (DFAD's SGD rate is `0.01`). Default to
+            `"auto"`, `None` and `1e-4`.
         replay: `None`, `"vae"` (a `keras_dfkd.replay.VAEReplay` with its
             defaults) or any `keras_dfkd.replay.Replay`. Defaults to `None`.
         memory_batch_size: int or `None`. Replayed images per student
@@ -102,12 +94,6 @@ class DFAD(Method):
         super().__init__(batch_size=batch_size, seed=seed, **kwargs)
         if memory_batch_size is None:
             memory_batch_size = max(batch_size // 8, 1)
-        for name, value in (
-            ("student_steps", student_steps),
-            ("memory_batch_size", memory_batch_size),
-            ("replay_steps", replay_steps),
-        ):
-            check_int(name, value)
         replay = deserialize_layer(replay)
         if replay == "vae":
             replay = VAEReplay(seed=derived_seed(seed, 1))
@@ -116,17 +102,10 @@ class DFAD(Method):
                 "`replay` must be None, 'vae' or a keras_dfkd.replay.Replay "
                 f"such as ImagePool or VAEReplay; received {replay!r}."
             )
-        self.replay = replay
-        self.memory_batch_size = memory_batch_size
-        self.replay_steps = replay_steps
-        self.latent_dim = latent_dim
-        self.generator_width = generator_width
-        self.student_steps = student_steps
-        self.generator_learning_rate = generator_learning_rate
-        check_student_optimizer(student_optimizer)
-        self.student_optimizer = student_optimizer
-        self.student_learning_rate = student_learning_rate
-        self.student_weight_decay = student_weight_decay
+        self.store_arguments(
+            locals(),
+            positive=("student_steps", "memory_batch_size", "replay_steps"),
+        )
 
     @property
     def supports_distribution(self):
@@ -162,24 +141,21 @@ class DFAD(Method):
                 ("student",),
                 self._student_loss,
                 repeats=self.student_steps,
+                logs=objectives.STUDENT_LOGS,
             ),
-            Phase("generator", ("generator",), self._generator_loss),
+            Phase(
+                "generator",
+                ("generator",),
+                self._generator_loss,
+                logs=("generator_loss",),
+            ),
         ]
         return phases + self.replay_phases(
             self.replay_steps, self.memory_batch_size
         )
 
-    @property
-    def log_names(self):
-        names = ["student_loss", "generator_loss", "agreement"]
-        if self.replay is not None:
-            names += list(self.replay.log_names)
-        return names
-
     def _student_loss(self, student):
-        images = self.generator(self.sample_noise(), training=True)
-        return self.distillation_loss(
-            ops.stop_gradient(images),
+        return self.distill_generated(
             student,
             divergence="l1",
             memory_batch_size=self.memory_batch_size if self.replay else 0,

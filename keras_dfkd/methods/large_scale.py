@@ -8,19 +8,16 @@ from keras_dfkd import losses
 from keras_dfkd import objectives
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.generator_ensemble import GeneratorEnsemble
-from keras_dfkd.input_range import InputRange
 from keras_dfkd.layers.differentiable_augmentation import (
     DifferentiableAugmentation,
 )
 from keras_dfkd.methods.method import Method
-from keras_dfkd.methods.method import check_int
-from keras_dfkd.methods.method import check_student_optimizer
-from keras_dfkd.methods.method import cosine_or_constant
-from keras_dfkd.methods.method import derived_seed
-from keras_dfkd.methods.method import deserialize_layer
-from keras_dfkd.methods.method import generator_adam
 from keras_dfkd.methods.phase import Phase
+from keras_dfkd.optimizers import generator_adam
 from keras_dfkd.presets import PRESETS
+from keras_dfkd.utils.arguments import check_int
+from keras_dfkd.utils.arguments import derived_seed
+from keras_dfkd.utils.arguments import deserialize_layer
 
 #: Images at least this large get DeepInversion's jitter and flip by default.
 LARGE_IMAGE_SIZE = 64
@@ -69,7 +66,7 @@ class LargeScale(Method):
             ensemble's current images). Defaults to `False`.
         student_steps: int. Student steps per round. Defaults to `5`.
         latent_dim: int. Defaults to `100`.
-        generator_width: int. See `ConditionalGenerator`. Defaults to `64`.
+        generator_width: int. See `Generator.luo`. Defaults to `64`.
         separable: bool. Depthwise-separable generator convolutions.
             Defaults to `False`.
         batch_norm_weight: float. `bn`. Defaults to `1.0`.
@@ -85,17 +82,10 @@ class LargeScale(Method):
             shape and classes must match the teacher. Defaults to `None`.
         generator_learning_rate: float. Adam(beta_1=0.5). Defaults to
             `1e-3`.
-        student_optimizer: `"auto"` (the default: `"sgd"` when the
-            student has BatchNorm layers, `"adam"` when it has none, whose
-            plain layers diverge at the papers' SGD rates), `"sgd"`
-            (momentum 0.9) or `"adam"`.
-        student_learning_rate: float or `None` (`0.1`, the
-            paper's, for SGD; `1e-3` for Adam). Defaults to `None`.
-        student_weight_decay: float, SGD's. Defaults to `5e-4`.
-        decay_rounds: int or `None`. Student-training rounds of cosine
-            decay of the student learning rate (to 0), counted from the
-            first student step (the start of stage 2 unless `joint`).
-            Defaults to `None` (constant).
+        student_optimizer, student_learning_rate, student_weight_decay,
+            decay_rounds: see `Method` (SGD at `0.1`; the decay ends at
+            0 and counts from the start of stage 2 unless `joint`).
+            Default to `"auto"`, `None`, `5e-4` and `None`.
         seed: int or `None`. Defaults to `None`.
         **kwargs: standard layer arguments.
 
@@ -148,10 +138,6 @@ class LargeScale(Method):
     ):
         super().__init__(batch_size=batch_size, seed=seed, **kwargs)
         check_int("ensemble_size", ensemble_size)
-        check_int("generator_rounds", generator_rounds, minimum=0)
-        check_int("student_steps", student_steps)
-        if decay_rounds is not None:
-            check_int("decay_rounds", decay_rounds)
         if batch_size % ensemble_size:
             raise ValueError(
                 f"`batch_size` ({batch_size}) must be a multiple of "
@@ -170,24 +156,12 @@ class LargeScale(Method):
                     f"`ensemble` has {ensemble.size} members but "
                     f"ensemble_size={ensemble_size}."
                 )
-        self.ensemble_size = ensemble_size
-        self.generator_rounds = generator_rounds
-        self.joint = joint
-        self.student_steps = student_steps
-        self.latent_dim = latent_dim
-        self.generator_width = generator_width
-        self.separable = separable
-        self.batch_norm_weight = batch_norm_weight
-        self.one_hot_weight = one_hot_weight
-        self.temperature = temperature
-        self.augmentation = deserialize_layer(augmentation)
-        self.ensemble = ensemble
-        self.generator_learning_rate = generator_learning_rate
-        check_student_optimizer(student_optimizer)
-        self.student_optimizer = student_optimizer
-        self.student_learning_rate = student_learning_rate
-        self.student_weight_decay = student_weight_decay
-        self.decay_rounds = decay_rounds
+        self.store_arguments(
+            locals(),
+            positive=("student_steps", "decay_rounds"),
+            non_negative=("generator_rounds",),
+            augmentation=deserialize_layer(augmentation),
+        )
         # The stage fixed at trace time, where repeats must be static.
         self._static_stage = None
 
@@ -204,24 +178,7 @@ class LargeScale(Method):
                 name="generator",
             )
         else:
-            if (
-                tuple(self.ensemble.image_shape) != self.image_shape
-                or self.ensemble.num_classes != self.num_classes
-            ):
-                raise ValueError(
-                    "The given `ensemble` makes "
-                    f"{tuple(self.ensemble.image_shape)} images of "
-                    f"{self.ensemble.num_classes} classes, but the teacher "
-                    f"takes {self.image_shape} and has {self.num_classes} "
-                    "classes."
-                )
-            own = self.ensemble.input_range or InputRange.standardized()
-            if own != self.input_range:
-                raise ValueError(
-                    f"The given `ensemble` makes images in {own}, but the "
-                    f"teacher's input range is {self.input_range}: build "
-                    "the ensemble with the teacher's input_range."
-                )
+            self.ensemble.check_fits(teacher)
             self.generator = self.ensemble
         augmentation = self.augmentation
         if augmentation == "auto":
@@ -241,13 +198,7 @@ class LargeScale(Method):
         # stage 2 (or round 0 with `joint`).
         return {
             "generator": generator_adam(self.generator_learning_rate),
-            "student": self.student_optimizer_instance(
-                cosine_or_constant(
-                    self.resolved_student_learning_rate(),
-                    self.decay_rounds,
-                    self.student_steps,
-                )
-            ),
+            "student": self.student_optimizer_instance(self.decay_rounds),
         }
 
     @property
@@ -258,6 +209,7 @@ class LargeScale(Method):
                 ("generator",),
                 self._generator_loss,
                 when=self._generating,
+                logs=(*objectives.BATCH_NORM_LOGS, "generator_loss"),
             ),
             Phase(
                 "student",
@@ -265,17 +217,8 @@ class LargeScale(Method):
                 self._student_loss,
                 repeats=self.student_steps,
                 when=None if self.joint else self._distilling,
+                logs=objectives.STUDENT_LOGS,
             ),
-        ]
-
-    @property
-    def log_names(self):
-        return [
-            "batch_norm",
-            "one_hot",
-            "generator_loss",
-            "student_loss",
-            "agreement",
         ]
 
     def on_fit_begin(self, distiller, rounds):

@@ -1,142 +1,21 @@
 """Base class of data-free distillation methods."""
 
-import inspect
-
 import keras
-import numpy as np
 from keras import ops
 
 from keras_dfkd import backend
 from keras_dfkd import objectives
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.methods.phase import Phase
+from keras_dfkd.optimizers import ADAM_STUDENT_LEARNING_RATE
+from keras_dfkd.optimizers import check_student_optimizer
+from keras_dfkd.optimizers import cosine_or_constant
+from keras_dfkd.optimizers import make_student_optimizer
+from keras_dfkd.optimizers import resolve_student_optimizer
 from keras_dfkd.teacher import all_layers
-
-
-def check_int(name, value, minimum=1):
-    """Raises a clear `ValueError` unless `value` is an int >= `minimum`."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(
-            f"`{name}` must be an int >= {minimum}; received {value!r}."
-        )
-
-
-def check_hyperparameters(config, owner):
-    """Refuses non-positive temperatures and learning rates in a config.
-
-    Every `*temperature` and `*learning_rate` entry must be a positive
-    number (`min_*` ones and `*weight_decay` may be 0): a temperature of
-    0 divides by zero and a negative learning rate climbs the loss.
-    """
-    for name, value in config.items():
-        if not (
-            name.endswith("temperature")
-            or name.endswith("learning_rate")
-            or name.endswith("weight_decay")
-        ):
-            continue
-        if value is None:
-            continue
-        floor_allowed = name.startswith("min_") or name.endswith("decay")
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not number or value < 0 or (value == 0 and not floor_allowed):
-            bound = ">= 0" if floor_allowed else "> 0"
-            raise ValueError(
-                f"{owner}: `{name}` must be a number {bound}; received "
-                f"{value!r}."
-            )
-
-
-def derived_seed(seed, offset):
-    """`seed + offset`, or `None` for an unseeded method.
-
-    Gives a method's sub-layers (pools, augmentations) their own random
-    streams: equal seeds would draw the same random bits for, e.g., pool
-    indices and crop offsets.
-    """
-    return None if seed is None else seed + offset
-
-
-def deserialize_layer(layer):
-    """A layer, or `None`, from a constructor argument or its config."""
-    if isinstance(layer, dict):
-        return keras.saving.deserialize_keras_object(layer)
-    return layer
-
-
-def serialize_layer(layer):
-    """The config of a layer argument; `None` and strings stay as they are."""
-    if layer is None or isinstance(layer, str):
-        return layer
-    return keras.saving.serialize_keras_object(layer)
-
-
-def cosine_or_constant(
-    learning_rate, decay_rounds=None, steps_per_round=1, final_fraction=0.0
-):
-    """`learning_rate`, or its cosine decay to `final_fraction` of it.
-
-    The decay spans `decay_rounds` rounds of `steps_per_round` optimizer
-    steps each (`None`: a constant rate).
-    """
-    if decay_rounds is None:
-        return learning_rate
-    return keras.optimizers.schedules.CosineDecay(
-        learning_rate,
-        decay_steps=decay_rounds * steps_per_round,
-        alpha=final_fraction,
-    )
-
-
-def momentum_sgd(learning_rate, weight_decay):
-    """The students' SGD: momentum 0.9, decoupled weight decay."""
-    return keras.optimizers.SGD(
-        learning_rate, momentum=0.9, weight_decay=weight_decay
-    )
-
-
-#: The student optimizers a method's `student_optimizer` can name.
-STUDENT_OPTIMIZERS = ("auto", "adam", "sgd")
-
-#: The students' Adam learning rate when none is given.
-ADAM_STUDENT_LEARNING_RATE = 1e-3
-
-
-def check_student_optimizer(kind):
-    if kind not in STUDENT_OPTIMIZERS:
-        raise ValueError(
-            f"`student_optimizer` must be one of {STUDENT_OPTIMIZERS}; "
-            f"received {kind!r}. Pass any other optimizer to "
-            "distiller.compile(student_optimizer=...)."
-        )
-
-
-def resolve_student_optimizer(kind, student_has_batch_norm):
-    """`"auto"`: `"sgd"` for a student with BatchNorm, else `"adam"`.
-
-    The papers' students train with SGD (momentum 0.9) at 0.1-0.2, rates
-    that BatchNorm makes safe. Without it the same rates diverge or kill
-    the ReLUs: on the zoo's VGG pair (a 3-conv student without BN), NAYER
-    at SGD 0.2 ended at chance (10 %); Adam at 1e-3 learns.
-    """
-    check_student_optimizer(kind)
-    if kind == "auto":
-        return "sgd" if student_has_batch_norm else "adam"
-    return kind
-
-
-def make_student_optimizer(kind, learning_rate, weight_decay=0.0):
-    """`"adam"`: Adam; `"sgd"`: SGD with momentum 0.9 and weight decay."""
-    if kind not in ("adam", "sgd"):
-        raise ValueError(f"Resolve {kind!r} first: 'adam' or 'sgd'.")
-    if kind == "adam":
-        return keras.optimizers.Adam(learning_rate)
-    return momentum_sgd(learning_rate, weight_decay)
-
-
-def generator_adam(learning_rate):
-    """The DCGAN-style generators' Adam(beta_1=0.5, beta_2=0.999)."""
-    return keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.999)
+from keras_dfkd.utils.arguments import config_value
+from keras_dfkd.utils.arguments import constructor_arguments
+from keras_dfkd.utils.arguments import store_arguments
 
 
 @keras_dfkd_export("keras_dfkd.methods.Method")
@@ -151,9 +30,25 @@ class Method(keras.layers.Layer):
     gradients with the optimizers of the phase's variable groups. The
     backend-specific gradient plumbing lives in `keras_dfkd.backend`.
 
-    Subclasses implement `build_synthesizer`, `default_optimizers`,
-    `phases` and `log_names`, and keep every constructor argument in
-    `get_config`.
+    Subclasses implement `build_synthesizer`, `default_optimizers` and
+    `phases` (each phase names what it logs), and keep every constructor
+    argument as the attribute of its name (`store_arguments`), which
+    `get_config` reads.
+
+    The student-optimizer arguments mean the same in every method that
+    takes them:
+
+    - `student_optimizer`: `"auto"` (`"sgd"` when the student has
+      BatchNorm layers, `"adam"` when it has none, whose plain layers
+      diverge at the papers' SGD rates), `"sgd"` (momentum 0.9, the
+      papers') or `"adam"`.
+    - `student_learning_rate`: float or `None` (the paper's rate,
+      `paper_student_learning_rate`, for SGD; `1e-3` for Adam).
+    - `student_weight_decay`: float, SGD's, decoupled from the gradient
+      as Keras applies it (PyTorch's SGD adds it to the gradient).
+    - `decay_rounds`: int or `None`. Rounds of cosine decay of the
+      student learning rate, counting rounds with student steps; `None`
+      keeps it constant.
 
     Args:
         batch_size: int. Synthetic images per step.
@@ -213,6 +108,17 @@ class Method(keras.layers.Layer):
         self.teacher = None
         self._augmentation = None
 
+    def store_arguments(self, values, positive=(), non_negative=(), **replaced):
+        """Checks the constructor's arguments and keeps each as an attribute.
+
+        Call it at the end of `__init__` with `locals()`; see
+        `keras_dfkd.utils.arguments.store_arguments`. A `student_optimizer`
+        argument is checked too.
+        """
+        store_arguments(self, values, positive, non_negative, **replaced)
+        if hasattr(self, "student_optimizer"):
+            check_student_optimizer(self.student_optimizer)
+
     def setup(self, teacher, student):
         """Creates the method's models for this teacher/student pair.
 
@@ -226,7 +132,6 @@ class Method(keras.layers.Layer):
                 "DataFreeDistiller; create a new method object for each "
                 "distiller."
             )
-        check_hyperparameters(self.get_config(), type(self).__name__)
         if self.requires_batch_norm:
             teacher.require_batch_norm(type(self).__name__)
         self.teacher = teacher
@@ -263,11 +168,25 @@ class Method(keras.layers.Layer):
             return self.paper_student_learning_rate
         return ADAM_STUDENT_LEARNING_RATE
 
-    def student_optimizer_instance(self, learning_rate=None):
-        """The default student optimizer; `learning_rate` may be a schedule."""
+    def student_optimizer_instance(
+        self, decay_rounds=None, min_learning_rate=0.0
+    ):
+        """The default student optimizer, its rate constant or decaying.
+
+        Args:
+            decay_rounds: int or `None`. Rounds of cosine decay, of
+                `student_steps` optimizer steps each (`None`: constant).
+            min_learning_rate: float. Where the decay ends.
+        """
+        rate = self.resolved_student_learning_rate()
         return make_student_optimizer(
             self.resolved_student_optimizer(),
-            learning_rate or self.resolved_student_learning_rate(),
+            cosine_or_constant(
+                rate,
+                decay_rounds,
+                self.student_steps,
+                final_fraction=min(1.0, min_learning_rate / rate),
+            ),
             self.student_weight_decay,
         )
 
@@ -316,7 +235,15 @@ class Method(keras.layers.Layer):
             )
             return self.replay.training_loss(images, memory_batch_size)
 
-        return [Phase("replay", ("replay",), loss, repeats=steps)]
+        return [
+            Phase(
+                "replay",
+                ("replay",),
+                loss,
+                repeats=steps,
+                logs=self.replay.log_names,
+            )
+        ]
 
     @property
     def phases(self):
@@ -325,13 +252,14 @@ class Method(keras.layers.Layer):
 
     @property
     def log_names(self):
-        """Names of the scalars the phases log (running means)."""
-        raise NotImplementedError
+        """Names of the scalars the phases log, in round order."""
+        names = [n for p in self.phases for n in (*p.logs, *p.gauges)]
+        return list(dict.fromkeys(names))
 
     @property
     def gauge_names(self):
         """Log names reported as their latest value, not a running mean."""
-        return []
+        return [name for phase in self.phases for name in phase.gauges]
 
     def on_fit_begin(self, distiller, rounds):
         """Called eagerly by `fit` before `rounds` rounds.
@@ -440,6 +368,24 @@ class Method(keras.layers.Layer):
             teacher_logits, student_logits, divergence, temperature
         )
 
+    def distill_generated(
+        self, student, divergence="kl", temperature=1.0, memory_batch_size=0
+    ):
+        """`distillation_loss` on a fresh, detached, augmented generator batch.
+
+        The student step of the methods whose student learns from the
+        generator's current images (DFAD, PRE-DFKD, the BN-statistics
+        generator).
+        """
+        images = self.generator(self.sample_noise(), training=True)
+        return self.distillation_loss(
+            self.augment(ops.stop_gradient(images)),
+            student,
+            divergence,
+            temperature,
+            memory_batch_size,
+        )
+
     def get_config(self):
         """The layer config plus every constructor argument.
 
@@ -448,23 +394,5 @@ class Method(keras.layers.Layer):
         """
         config = super().get_config()
         for name in constructor_arguments(type(self)):
-            config[name] = _config_value(getattr(self, name))
+            config[name] = config_value(getattr(self, name))
         return config
-
-
-def constructor_arguments(cls):
-    """The names of `cls.__init__`'s arguments, without `**kwargs`."""
-    parameters = inspect.signature(cls.__init__).parameters.values()
-    return [
-        p.name
-        for p in parameters
-        if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
-    ]
-
-
-def _config_value(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, keras.layers.Layer):
-        return serialize_layer(value)
-    return value

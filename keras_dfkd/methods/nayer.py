@@ -13,15 +13,12 @@ from keras_dfkd.layers.differentiable_augmentation import (
 )
 from keras_dfkd.layers.to_input_range import ToInputRange
 from keras_dfkd.methods.method import Method
-from keras_dfkd.methods.method import check_int
-from keras_dfkd.methods.method import check_student_optimizer
-from keras_dfkd.methods.method import cosine_or_constant
-from keras_dfkd.methods.method import derived_seed
-from keras_dfkd.methods.method import deserialize_layer
-from keras_dfkd.methods.method import generator_adam
 from keras_dfkd.methods.phase import Phase
+from keras_dfkd.optimizers import generator_adam
 from keras_dfkd.presets import PRESETS
 from keras_dfkd.replay.image_pool import ImagePool
+from keras_dfkd.utils.arguments import derived_seed
+from keras_dfkd.utils.arguments import deserialize_layer
 from keras_dfkd.utils.text_encoding import check_label_source
 from keras_dfkd.utils.text_encoding import label_embedding_table
 
@@ -56,23 +53,18 @@ class NAYER(Method):
     held in the model's variables, so it is written and sampled inside the
     compiled step and saved with checkpoints.
 
-    The defaults are NAYER's CIFAR-10 settings, mapped to rounds (one round
-    = one of NAYER's synthesis loops): 400 images per batch, 30 generator
-    steps at Adam(4e-3, beta_1=0.5), 200 student steps per round (NAYER:
-    400 per epoch of 2 loops) at batch 512 with SGD(0.2, momentum 0.9,
-    weight decay 1e-4) and cosine decay to 2e-4 over `decay_rounds`,
-    warmup of 200 rounds (20 epochs of 10 loops) without student steps,
-    a new generator every 20 rounds (10 epochs of 2 loops), loss weights
-    bn 10, oh 0.5, adv 1.33, EMA momentum 0.9, tau 20, noise size 1000.
-    For 28-32 px grey-scale images on a CPU, see the `"nayer_cpu"` and
+    The defaults are NAYER's CIFAR-10 settings mapped to rounds (one round
+    = one of NAYER's synthesis loops): 200 student steps per round are its
+    400 per epoch of 2 loops, 200 warm-up rounds its 20 epochs of 10 loops,
+    a new generator every 20 rounds its 10 epochs of 2 loops. For 28-32 px
+    grey-scale images on a CPU, see the `"nayer_cpu"` and
     `"nayer_lenet_cpu"` presets (`keras_dfkd/presets.py`).
 
     Differences from the reference code, on purpose: each synthesis batch
     keeps its own lowest-loss images (the code carries its best loss over
     the loops of an epoch, so a later loop may store its first, untrained
     batch); the pool is bounded (the code writes every batch as PNG files
-    and rebuilds a loader over all of them); Keras's SGD applies weight
-    decay decoupled from the gradient.
+    and rebuilds a loader over all of them); see `Method` on weight decay.
 
     Args:
         class_names: list of str, one per teacher class in label order, or
@@ -113,16 +105,9 @@ class NAYER(Method):
         pool_dtype: storage dtype of the pool (`"uint8"` like NAYER's
             PNGs, or a float dtype). Defaults to `"uint8"`.
         generator_learning_rate: float. Defaults to `4e-3`.
-        student_optimizer: `"auto"` (the default: `"sgd"` when the
-            student has BatchNorm layers, `"adam"` when it has none, whose
-            plain layers diverge at the papers' SGD rates), `"sgd"`
-            (momentum 0.9, NAYER's) or `"adam"`.
-        student_learning_rate: float or `None` (`0.2`, the
-            paper's, for SGD; `1e-3` for Adam). Defaults to `None`.
-        student_weight_decay: float, SGD's. Defaults to `1e-4`.
-        decay_rounds: int or `None`. Rounds of cosine decay of the student
-            learning rate (counting student steps only); `None` keeps it
-            constant. Defaults to `None`.
+        student_optimizer, student_learning_rate, student_weight_decay,
+            decay_rounds: see `Method` (NAYER's SGD rate is `0.2`).
+            Default to `"auto"`, `None`, `1e-4` and `None`.
         min_student_learning_rate: float. Where the decay ends (at most
             the learning rate). Defaults to `2e-4`.
         seed: int or `None`. Defaults to `None`.
@@ -183,34 +168,9 @@ class NAYER(Method):
         **kwargs,
     ):
         super().__init__(batch_size=batch_size, seed=seed, **kwargs)
-        for name, value in (
-            ("generator_steps", generator_steps),
-            ("student_steps", student_steps),
-            ("student_batch_size", student_batch_size),
-        ):
-            check_int(name, value, minimum=1)
-        check_int("warmup_rounds", warmup_rounds, minimum=0)
-        if generator_life is not None:
-            check_int("generator_life", generator_life, minimum=1)
-        if decay_rounds is not None:
-            check_int("decay_rounds", decay_rounds, minimum=1)
-        self.class_names, self.label_embeddings = check_label_source(
+        class_names, label_embeddings = check_label_source(
             class_names, label_embeddings
         )
-        self.text_encoder = text_encoder
-        self.prompt_template = prompt_template
-        self.generator_steps = generator_steps
-        self.student_steps = student_steps
-        self.student_batch_size = student_batch_size
-        self.warmup_rounds = warmup_rounds
-        self.generator_life = generator_life
-        self.noise_dim = noise_dim
-        self.generator_width = generator_width
-        self.batch_norm_weight = batch_norm_weight
-        self.one_hot_weight = one_hot_weight
-        self.adversarial_weight = adversarial_weight
-        self.batch_norm_momentum = batch_norm_momentum
-        self.temperature = temperature
         augmentation = deserialize_layer(augmentation)
         if isinstance(augmentation, str) and augmentation not in (
             "auto",
@@ -220,17 +180,17 @@ class NAYER(Method):
                 "`augmentation` must be 'auto', 'crop', None or a layer; "
                 f"received {augmentation!r}."
             )
-        self.augmentation = augmentation
-        self.pool_capacity = pool_capacity
-        self.pool_policy = pool_policy
-        self.pool_dtype = pool_dtype
-        self.generator_learning_rate = generator_learning_rate
-        check_student_optimizer(student_optimizer)
-        self.student_optimizer = student_optimizer
-        self.student_learning_rate = student_learning_rate
-        self.student_weight_decay = student_weight_decay
-        self.decay_rounds = decay_rounds
-        self.min_student_learning_rate = min_student_learning_rate
+        self.store_arguments(
+            locals(),
+            positive=(
+                "generator_steps",
+                "student_steps",
+                "student_batch_size",
+                "generator_life",
+                "decay_rounds",
+            ),
+            non_negative=("warmup_rounds",),
+        )
 
     # Synthesiser.
 
@@ -304,16 +264,11 @@ class NAYER(Method):
         return getattr(self, "pool", None)
 
     def default_optimizers(self):
-        rate = self.resolved_student_learning_rate()
-        learning_rate = cosine_or_constant(
-            rate,
-            self.decay_rounds,
-            self.student_steps,
-            final_fraction=min(1.0, self.min_student_learning_rate / rate),
-        )
         return {
             "generator": generator_adam(self.generator_learning_rate),
-            "student": self.student_optimizer_instance(learning_rate),
+            "student": self.student_optimizer_instance(
+                self.decay_rounds, self.min_student_learning_rate
+            ),
         }
 
     # Schedule.
@@ -329,6 +284,13 @@ class NAYER(Method):
                 begin=self._begin_synthesis,
                 end=self._end_synthesis,
                 reset_optimizer=True,
+                logs=(
+                    *objectives.BATCH_NORM_LOGS,
+                    "adversarial",
+                    "generator_loss",
+                    "best_loss",
+                ),
+                gauges=("pool_images", "pool_bytes"),
             ),
             Phase(
                 "student",
@@ -336,26 +298,9 @@ class NAYER(Method):
                 self._student_loss,
                 repeats=self.student_steps,
                 when=self._warm if self.warmup_rounds > 0 else None,
+                logs=objectives.STUDENT_LOGS,
             ),
         ]
-
-    @property
-    def log_names(self):
-        return [
-            "batch_norm",
-            "one_hot",
-            "adversarial",
-            "generator_loss",
-            "best_loss",
-            "student_loss",
-            "agreement",
-            "pool_images",
-            "pool_bytes",
-        ]
-
-    @property
-    def gauge_names(self):
-        return ["pool_images", "pool_bytes"]
 
     def _warm(self):
         """Whether the warm-up is over (a scalar bool tensor)."""

@@ -4,7 +4,10 @@ import dataclasses
 from typing import Callable
 from typing import Optional
 
+from keras_dfkd.api_export import keras_dfkd_export
 
+
+@keras_dfkd_export("keras_dfkd.methods.Phase")
 @dataclasses.dataclass(frozen=True)
 class Phase:
     """One gradient step of a round, repeated, and the hooks around it.
@@ -29,7 +32,7 @@ class Phase:
             gradients of `loss` (DAFL's joint step names two).
         loss: callable `student -> (loss, logs)`: a scalar loss written in
             `keras.ops` and a dict of scalars to log (names from the
-            method's `log_names`).
+            phase's `logs`).
         repeats: int >= 1. Steps per round (the most, with `when`).
             Defaults to `1`.
         when: `None` or a callable `() -> bool` (a Python bool, fixed at
@@ -45,6 +48,10 @@ class Phase:
         reset_optimizer: bool. Zero the groups' optimizer slots and
             iteration counts before `begin`, as if fresh optimizers were
             created (NAYER's per-batch Adam). Defaults to `False`.
+        logs: tuple of str. The names `loss` and `end` log, reported as
+            running means over the epoch. Defaults to `()`.
+        gauges: tuple of str. Names `end` logs that are reported as their
+            latest value (e.g. a pool's size). Defaults to `()`.
     """
 
     name: str
@@ -55,14 +62,22 @@ class Phase:
     begin: Optional[Callable] = None
     end: Optional[Callable] = None
     reset_optimizer: bool = False
+    logs: tuple = ()
+    gauges: tuple = ()
 
     def __post_init__(self):
-        if isinstance(self.groups, str):
-            raise ValueError(
-                f"Phase {self.name!r}: `groups` must be a tuple of group "
-                f"names such as ('student',); received {self.groups!r}."
-            )
-        object.__setattr__(self, "groups", tuple(self.groups))
+        for field, example in (
+            ("groups", "('student',)"),
+            ("logs", "('student_loss',)"),
+            ("gauges", "('pool_images',)"),
+        ):
+            value = getattr(self, field)
+            if isinstance(value, str):
+                raise ValueError(
+                    f"Phase {self.name!r}: `{field}` must be a tuple of "
+                    f"names such as {example}; received {value!r}."
+                )
+            object.__setattr__(self, field, tuple(value))
         if (
             not isinstance(self.repeats, int)
             or isinstance(self.repeats, bool)

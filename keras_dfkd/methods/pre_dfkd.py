@@ -6,38 +6,12 @@ from keras import ops
 from keras_dfkd import objectives
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.generator import Generator
+from keras_dfkd.losses.jensen_shannon_divergence import clamped_reverse_js
 from keras_dfkd.methods.method import Method
-from keras_dfkd.methods.method import check_int
-from keras_dfkd.methods.method import check_student_optimizer
-from keras_dfkd.methods.method import cosine_or_constant
-from keras_dfkd.methods.method import derived_seed
 from keras_dfkd.methods.phase import Phase
 from keras_dfkd.presets import PRESETS
 from keras_dfkd.replay.vae_replay import VAEReplay
-
-
-def clamped_reverse_js(teacher_logits, student_logits, temperature):
-    """PRE-DFKD's Jensen-Shannon term, as its reference code computes it.
-
-    ```python
-    P = clip(softmax(t / T), 0.01, 0.99); Q = clip(softmax(s / T), ...)
-    M = clip((P + Q) / 2, 0.01, 0.99)
-    js = 0.5 * mean(M * (log M - log P)) + 0.5 * mean(M * (log M - log Q))
-    ```
-
-    The mean runs over all `N * K` entries and each KL points from `M`
-    (PyTorch's `KLDivLoss(log P, M)`), unlike the textbook divergence of
-    `keras_dfkd.losses.jensen_shannon_divergence`.
-    """
-    teacher_logits = ops.cast(teacher_logits, "float32")
-    student_logits = ops.cast(student_logits, "float32")
-    p = ops.clip(ops.softmax(teacher_logits / temperature), 0.01, 0.99)
-    q = ops.clip(ops.softmax(student_logits / temperature), 0.01, 0.99)
-    m = ops.clip((p + q) / 2.0, 0.01, 0.99)
-    log_m = ops.log(m)
-    return 0.5 * ops.mean(m * (log_m - ops.log(p))) + 0.5 * ops.mean(
-        m * (log_m - ops.log(q))
-    )
+from keras_dfkd.utils.arguments import derived_seed
 
 
 @keras_dfkd_export("keras_dfkd.methods.PreDFKD")
@@ -70,10 +44,7 @@ class PreDFKD(Method):
     (Keras's `SpectralNormalization`), BN epsilon 0.8, tanh and an
     affine-free output BN.
 
-    Defaults are the paper's CIFAR settings: batch 1024, memory batch
-    `batch_size // 8`, latent 1000, width 64, 10 student and 4 VAE steps
-    per round, Adam(0.02) for G, Adam(0.02 / 40) for the VAE, SGD(0.1,
-    momentum 0.9, weight decay 5e-4) for S with cosine decay over 400
+    Defaults are the paper's CIFAR settings; its cosine decay spans 400
     epochs of 36 rounds (`decay_rounds=14400`; the default `None` keeps the
     rate constant, so set it to the rounds you run). For 28-32 px
     grey-scale pairs on a CPU, see the `"pre_dfkd_cpu"` and
@@ -81,9 +52,8 @@ class PreDFKD(Method):
 
     Differences from the reference code: the VAE steps run before the
     student steps of a round instead of being interleaved with the first
-    four of them, and draw their own batch of new images; Keras applies
-    weight decay decoupled from the gradient; Keras's default initialisers
-    replace U(-0.08, 0.08).
+    four of them, and draw their own batch of new images; Keras's default
+    initialisers replace U(-0.08, 0.08); see `Method` on weight decay.
 
     Args:
         batch_size: int. Novel images per step (`B`). Defaults to `1024`.
@@ -98,16 +68,10 @@ class PreDFKD(Method):
         activation_weight: float. `a`. Defaults to `0.1`.
         adversarial_temperature: float. JS temperature. Defaults to `3.0`.
         generator_learning_rate: float. Defaults to `0.02`.
-        student_learning_rate: float or `None` (`0.1`, the paper's, for
-            SGD; `1e-3` for Adam). Defaults to `None`.
-        student_weight_decay: float. SGD's weight decay. Defaults to `5e-4`.
-        student_optimizer: `"auto"` (the default: `"sgd"` when the
-            student has BatchNorm layers, `"adam"` when it has none, whose
-            plain layers diverge at the papers' SGD rates), `"sgd"` (SGD
-            with momentum 0.9, the CIFAR setting) or `"adam"` (Adam
-            without weight decay, the reference code's MNIST setting).
-        decay_rounds: int or `None`. Rounds of cosine decay of the student
-            learning rate (to 0). Defaults to `None` (constant).
+        student_learning_rate, student_weight_decay, student_optimizer,
+            decay_rounds: see `Method` (PRE-DFKD's CIFAR setting is SGD
+            at `0.1`, its MNIST code's Adam; the decay ends at 0).
+            Default to `None`, `5e-4`, `"auto"` and `None`.
         vae_latent_dim: int. Defaults to `1000`.
         vae_width: int. Defaults to `64`.
         vae_learning_rate: float. Defaults to `5e-4`.
@@ -165,46 +129,22 @@ class PreDFKD(Method):
         super().__init__(batch_size=batch_size, seed=seed, **kwargs)
         if memory_batch_size is None:
             memory_batch_size = max(batch_size // 8, 1)
-        for name, value in (
-            ("memory_batch_size", memory_batch_size),
-            ("latent_dim", latent_dim),
-            ("generator_width", generator_width),
-            ("student_steps", student_steps),
-            ("replay_steps", replay_steps),
-        ):
-            check_int(name, value)
         if batch_size < 2:
             raise ValueError(
                 "`batch_size` must be at least 2 (the VAE learns from half "
                 f"of each batch); received {batch_size}."
             )
-        if decay_rounds is not None:
-            check_int("decay_rounds", decay_rounds)
-        check_student_optimizer(student_optimizer)
-        if adversarial_temperature <= 0:
-            raise ValueError(
-                "`adversarial_temperature` must be positive; received "
-                f"{adversarial_temperature!r}."
-            )
-        self.memory_batch_size = memory_batch_size
-        self.latent_dim = latent_dim
-        self.generator_width = generator_width
-        self.student_steps = student_steps
-        self.replay_steps = replay_steps
-        self.one_hot_weight = one_hot_weight
-        self.entropy_weight = entropy_weight
-        self.activation_weight = activation_weight
-        self.adversarial_temperature = adversarial_temperature
-        self.generator_learning_rate = generator_learning_rate
-        self.student_learning_rate = student_learning_rate
-        self.student_weight_decay = student_weight_decay
-        self.student_optimizer = student_optimizer
-        self.decay_rounds = decay_rounds
-        self.vae_latent_dim = vae_latent_dim
-        self.vae_width = vae_width
-        self.vae_learning_rate = vae_learning_rate
-        self.memory_learning_rate = memory_learning_rate
-        self.kl_weight = kl_weight
+        self.store_arguments(
+            locals(),
+            positive=(
+                "memory_batch_size",
+                "latent_dim",
+                "generator_width",
+                "student_steps",
+                "replay_steps",
+                "decay_rounds",
+            ),
+        )
         self.replay = VAEReplay(
             latent_dim=vae_latent_dim,
             width=vae_width,
@@ -236,50 +176,33 @@ class PreDFKD(Method):
         self.replay.setup(teacher)
 
     def default_optimizers(self):
-        learning_rate = cosine_or_constant(
-            self.resolved_student_learning_rate(),
-            self.decay_rounds,
-            self.student_steps,
-        )
-        student = self.student_optimizer_instance(learning_rate)
         return {
             "generator": keras.optimizers.Adam(self.generator_learning_rate),
-            "student": student,
+            "student": self.student_optimizer_instance(self.decay_rounds),
         }
 
     @property
     def phases(self):
         return [
-            Phase("generator", ("generator",), self._generator_loss),
+            Phase(
+                "generator",
+                ("generator",),
+                self._generator_loss,
+                logs=("generator_loss", *objectives.DAFL_LOGS, "adversarial"),
+            ),
             *self.replay_phases(self.replay_steps, self.memory_batch_size),
             Phase(
                 "student",
                 ("student",),
                 self._student_loss,
                 repeats=self.student_steps,
+                logs=objectives.STUDENT_LOGS,
             ),
         ]
 
-    @property
-    def log_names(self):
-        return [
-            "generator_loss",
-            "one_hot",
-            "entropy",
-            "activation",
-            "adversarial",
-            *self.replay.log_names,
-            "student_loss",
-            "agreement",
-        ]
-
     def _student_loss(self, student):
-        images = self.generator(self.sample_noise(), training=True)
-        return self.distillation_loss(
-            ops.stop_gradient(images),
-            student,
-            divergence="l1",
-            memory_batch_size=self.memory_batch_size,
+        return self.distill_generated(
+            student, divergence="l1", memory_batch_size=self.memory_batch_size
         )
 
     def _generator_loss(self, student):

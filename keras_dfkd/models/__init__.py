@@ -1,5 +1,6 @@
 """Reference classifier models (Keras Functional, channels_last, logits)."""
 
+from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.models.hub_resnet import hub_resnet_classifier
 from keras_dfkd.models.lenet import lenet5
 from keras_dfkd.models.lenet import lenet5_half
@@ -29,6 +30,7 @@ _ARCHITECTURES = {
 }
 
 
+@keras_dfkd_export("keras_dfkd.models.get")
 def get(name, num_classes, input_shape):
     """Builds a reference architecture by name, e.g. `get("lenet5", 10,
     (32, 32, 1))`.

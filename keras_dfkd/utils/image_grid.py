@@ -5,7 +5,10 @@ import os
 import keras
 import numpy as np
 
+from keras_dfkd.api_export import keras_dfkd_export
 
+
+@keras_dfkd_export("keras_dfkd.utils.image_grid")
 def image_grid(images, columns=None, pixels=False):
     """Tiles images `(N, H, W, C)` into one uint8 array `(rows*H, cols*W, C)`.
 
@@ -40,6 +43,7 @@ def image_grid(images, columns=None, pixels=False):
 CAPTION_HEIGHT = 12
 
 
+@keras_dfkd_export("keras_dfkd.utils.labelled_image_grid")
 def labelled_image_grid(images, labels, columns=None, zoom=1, pixels=False):
     """Like `image_grid`, with a caption under every image.
 
@@ -82,6 +86,7 @@ def labelled_image_grid(images, labels, columns=None, zoom=1, pixels=False):
     return np.asarray(canvas)
 
 
+@keras_dfkd_export("keras_dfkd.utils.save_image_grid")
 def save_image_grid(images, path, columns=None, zoom=1, labels=None):
     """Writes an image grid to `path` (PNG) and returns the path.
 
