@@ -7,6 +7,7 @@ from keras_dfkd import layers
 from keras_dfkd import losses
 from keras_dfkd import methods
 from keras_dfkd import models
+from keras_dfkd import optimizers
 from keras_dfkd import presets
 from keras_dfkd import replay
 from keras_dfkd import utils
@@ -27,6 +28,7 @@ __all__ = [
     "losses",
     "methods",
     "models",
+    "optimizers",
     "presets",
     "replay",
     "utils",

@@ -3,6 +3,7 @@
 from keras_dfkd.layers.differentiable_augmentation import (
     DifferentiableAugmentation,
 )
+from keras_dfkd.layers.spectral_norm import SpectralNorm
 from keras_dfkd.layers.to_input_range import ToInputRange
 
-__all__ = ["DifferentiableAugmentation", "ToInputRange"]
+__all__ = ["DifferentiableAugmentation", "SpectralNorm", "ToInputRange"]
