@@ -149,8 +149,10 @@ class RoundLoop:
 
     def _end_round(self, logs, weights):
         self.optimizer.iterations.assign_add(1)
+        # Read once: `gauge_names` builds the method's phase list.
+        gauges = set(self.method.gauge_names)
         for name, value in logs.items():
-            if name in self.method.gauge_names:
+            if name in gauges:
                 self._trackers[name].reset_state()
             self._trackers[name].update_state(
                 value, sample_weight=weights[name]

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from keras_dfkd.optimizers import CoupledWeightDecaySGD
+from keras_dfkd.testing import tiny_distiller
 from keras_dfkd.testing import to_numpy
 
 
@@ -55,3 +56,21 @@ def test_config_and_errors():
         CoupledWeightDecaySGD(l2=-1.0)
     with pytest.raises(ValueError, match="decoupled"):
         CoupledWeightDecaySGD(weight_decay=1e-4)
+
+
+def test_coupled_decay_trains_a_student_inside_the_distiller():
+    # On JAX an optimizer outside the MultiOptimizer would never update.
+    results = {}
+    for l2 in (0.0, 0.5):
+        distiller = tiny_distiller("bn_statistics")
+        distiller.compile(
+            student_optimizer=CoupledWeightDecaySGD(0.05, momentum=0.9, l2=l2)
+        )
+        before = [to_numpy(v) for v in distiller.student.trainable_variables]
+        distiller.fit(steps=3, verbose=0)
+        after = [to_numpy(v) for v in distiller.student.trainable_variables]
+        assert all(not np.array_equal(a, b) for a, b in zip(before, after))
+        results[l2] = after
+    assert any(
+        not np.allclose(a, b) for a, b in zip(results[0.0], results[0.5])
+    )

@@ -95,10 +95,20 @@ def test_gradient_flows_through_sigma():
     assert not np.allclose(got, xg / sigma, atol=1e-4)
 
 
-def test_serialization_and_errors():
+def test_serialization_and_errors(tmp_path):
     wrapped = SpectralNorm(keras.layers.Dense(3), power_iterations=3)
     clone = SpectralNorm.from_config(wrapped.get_config())
     assert clone.power_iterations == 3
+    # A .keras file keeps the raw kernel and the power-iteration state.
+    inputs = keras.Input((5,))
+    model = keras.Model(inputs, SpectralNorm(keras.layers.Dense(3))(inputs))
+    x = np.random.default_rng(5).normal(size=(2, 5)).astype("float32")
+    model(x, training=True)
+    model.save(str(tmp_path / "sn.keras"))
+    loaded = keras.saving.load_model(str(tmp_path / "sn.keras"))
+    for a, b in zip(model.weights, loaded.weights):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
+    np.testing.assert_array_equal(to_numpy(loaded(x)), to_numpy(model(x)))
     with pytest.raises(ValueError, match="power_iterations"):
         SpectralNorm(keras.layers.Dense(3), power_iterations=0)
     with pytest.raises(ValueError, match="needs a layer with a `kernel`"):

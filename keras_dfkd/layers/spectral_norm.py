@@ -1,9 +1,12 @@
 """`SpectralNorm`: spectral normalisation with PyTorch's semantics."""
 
+import math
+
 import keras
 from keras import ops
 
 from keras_dfkd.api_export import keras_dfkd_export
+from keras_dfkd.utils.arguments import check_int
 
 
 @keras_dfkd_export("keras_dfkd.layers.SpectralNorm")
@@ -54,15 +57,7 @@ class SpectralNorm(keras.layers.Wrapper):
 
     def __init__(self, layer, power_iterations=1, epsilon=1e-12, **kwargs):
         super().__init__(layer, **kwargs)
-        if (
-            not isinstance(power_iterations, int)
-            or isinstance(power_iterations, bool)
-            or power_iterations < 1
-        ):
-            raise ValueError(
-                "`power_iterations` must be an int >= 1; received "
-                f"{power_iterations!r}."
-            )
+        check_int("power_iterations", power_iterations)
         self.power_iterations = power_iterations
         self.epsilon = epsilon
 
@@ -75,9 +70,7 @@ class SpectralNorm(keras.layers.Wrapper):
                 f"{type(self.layer).__name__} has none."
             )
         units = self.layer.kernel.shape[-1]
-        fan_in = 1
-        for size in self.layer.kernel.shape[:-1]:
-            fan_in *= size
+        fan_in = math.prod(self.layer.kernel.shape[:-1])
         # PyTorch draws u and v from N(0, 1) and normalises them.
         self.u = self.add_weight(
             shape=(units,),
