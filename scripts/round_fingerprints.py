@@ -11,7 +11,9 @@ record on the old code, check on the new, on each backend.
 `--compare` reports each method as bit-identical, within `--rtol` of the
 recorded weights (an operation order changed), or different.
 Variables are keyed by path, and Keras numbers auto-named layers per
-process, so compare with the same `--methods` as were recorded.
+process, so compare with the same `--methods` as were recorded. A
+variable that moved into a sub-layer keeps its values under a new path;
+`RENAMED` maps the recorded paths to today's.
 """
 
 import argparse
@@ -42,6 +44,13 @@ CONFIGURATIONS = {
 }
 
 
+#: `{recorded path: current path}` for variables that moved.
+RENAMED = {
+    "nayer/best_loss": "best/loss",
+    "nayer/best_images": "best/images",
+}
+
+
 def fingerprint(name):
     tiny, overrides = CONFIGURATIONS[name]
     distiller = testing.tiny_distiller(
@@ -65,6 +74,7 @@ def fingerprint(name):
 
 def compare(recorded, current, rtol):
     """Returns `(same, verdict)`: bit-identical or within `rtol`."""
+    recorded = {RENAMED.get(k, k): v for k, v in recorded.items()}
     if set(recorded) != set(current):
         return False, "different variables: " + ", ".join(
             sorted(set(recorded) ^ set(current))

@@ -438,8 +438,24 @@ def test_nayer_class_names_and_warmup():
     images = to_numpy(distiller.generate(8))
     assert images.shape == (8, SIZE, SIZE, 1) and images.std() > 0
     distiller.compile()
+    with pytest.warns(UserWarning, match="from round 5 on"):
+        distiller.fit(steps=2, verbose=0)
+
+
+def test_large_scale_warns_when_a_fit_ends_in_stage_one():
+    large_scale = method("large_scale")
+    large_scale.generator_rounds = 3
+    large_scale.joint = False
+    distiller = keras_dfkd.DataFreeDistiller(
+        teacher_net(), student_net(), large_scale
+    )
+    distiller.compile()
     with pytest.warns(UserWarning, match="will not be trained"):
         distiller.fit(steps=2, verbose=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        distiller.fit(steps=2, verbose=0)
+    assert not [w for w in caught if "will not be trained" in str(w.message)]
 
 
 def test_methods_get_an_instance():

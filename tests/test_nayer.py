@@ -1,5 +1,7 @@
 """NAYER: noisy layer, generator, pool and schedule inside the compiled step."""
 
+import operator
+
 import keras
 import numpy as np
 import pytest
@@ -112,7 +114,7 @@ def test_warmup_then_pool_fed_student_steps():
     assert int(to_numpy(pool.seen)) == 40
     np.testing.assert_allclose(
         to_numpy(pool.images)[20:40] / 255.0,
-        to_numpy(method.best_images),
+        to_numpy(method.best.images),
         atol=0.5 / 255 + 1e-6,
     )
     assert method.pool.memory_bytes == 50 * 16 * 16
@@ -158,10 +160,10 @@ def test_serialization_round_trip(tmp_path):
     path = str(tmp_path / "nayer.keras")
     distiller.save(path)
     restored = keras.saving.load_model(path)
-    for name in ("rounds", "best_loss"):
+    for path in ("rounds", "best.loss", "best.images"):
         np.testing.assert_array_equal(
-            to_numpy(getattr(restored.method, name)),
-            to_numpy(getattr(distiller.method, name)),
+            to_numpy(operator.attrgetter(path)(restored.method)),
+            to_numpy(operator.attrgetter(path)(distiller.method)),
         )
     np.testing.assert_array_equal(
         to_numpy(restored.method.pool.images),

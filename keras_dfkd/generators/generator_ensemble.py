@@ -148,6 +148,27 @@ class GeneratorEnsemble(keras.Model):
         ]
         return ops.switch(ops.cast(member, "int32"), branches, noise, labels)
 
+    @classmethod
+    def check_argument(cls, ensemble, size):
+        """Raises a clear error unless `ensemble` is `None` or fits `size`.
+
+        Args:
+            ensemble: the value of a method's `ensemble` argument.
+            size: int, the method's `ensemble_size`.
+        """
+        if ensemble is None:
+            return
+        if not isinstance(ensemble, cls):
+            raise TypeError(
+                "`ensemble` must be a keras_dfkd.generators."
+                f"GeneratorEnsemble; received {type(ensemble).__name__}."
+            )
+        if ensemble.size != size:
+            raise ValueError(
+                f"`ensemble` has {ensemble.size} members but "
+                f"ensemble_size={size}."
+            )
+
     def check_fits(self, teacher):
         """Raises a clear `ValueError` unless the ensemble fits `teacher`.
 

@@ -1,9 +1,15 @@
 """Layers for data-free knowledge distillation."""
 
+from keras_dfkd.layers.best_batch import BestBatch
 from keras_dfkd.layers.differentiable_augmentation import (
     DifferentiableAugmentation,
 )
 from keras_dfkd.layers.spectral_norm import SpectralNorm
 from keras_dfkd.layers.to_input_range import ToInputRange
 
-__all__ = ["DifferentiableAugmentation", "SpectralNorm", "ToInputRange"]
+__all__ = [
+    "BestBatch",
+    "DifferentiableAugmentation",
+    "SpectralNorm",
+    "ToInputRange",
+]

@@ -140,9 +140,7 @@ class BNStatistics(Method):
     @property
     def phases(self):
         return [
-            Phase(
-                "generator",
-                ("generator",),
+            Phase.generator(
                 self._generator_loss,
                 logs=(
                     *objectives.BATCH_NORM_LOGS,
@@ -151,13 +149,7 @@ class BNStatistics(Method):
                     "generator_loss",
                 ),
             ),
-            Phase(
-                "student",
-                ("student",),
-                self._student_loss,
-                repeats=self.student_steps,
-                logs=objectives.STUDENT_LOGS,
-            ),
+            Phase.student(self._student_loss, self.student_steps),
         ]
 
     def _student_loss(self, student):
@@ -179,5 +171,6 @@ class BNStatistics(Method):
 
     def after_round(self):
         """Folds this round's batch statistics into the EMA (momentum > 0)."""
+        super().after_round()
         if self.batch_norm_momentum > 0:
             self.batch_norm_loss.update_ema()

@@ -4,7 +4,6 @@ import keras
 from keras import ops
 
 from keras_dfkd import losses
-from keras_dfkd import objectives
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.generator import Generator
 from keras_dfkd.methods.method import Method
@@ -136,19 +135,8 @@ class DFAD(Method):
     @property
     def phases(self):
         phases = [
-            Phase(
-                "student",
-                ("student",),
-                self._student_loss,
-                repeats=self.student_steps,
-                logs=objectives.STUDENT_LOGS,
-            ),
-            Phase(
-                "generator",
-                ("generator",),
-                self._generator_loss,
-                logs=("generator_loss",),
-            ),
+            Phase.student(self._student_loss, self.student_steps),
+            Phase.generator(self._generator_loss, logs=("generator_loss",)),
         ]
         return phases + self.replay_phases(
             self.replay_steps, self.memory_batch_size

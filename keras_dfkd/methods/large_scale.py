@@ -145,17 +145,7 @@ class LargeScale(Method):
                 "equal share of the batch."
             )
         ensemble = deserialize_layer(ensemble)
-        if ensemble is not None:
-            if not isinstance(ensemble, GeneratorEnsemble):
-                raise TypeError(
-                    "`ensemble` must be a keras_dfkd.generators."
-                    f"GeneratorEnsemble; received {type(ensemble).__name__}."
-                )
-            if ensemble.size != ensemble_size:
-                raise ValueError(
-                    f"`ensemble` has {ensemble.size} members but "
-                    f"ensemble_size={ensemble_size}."
-                )
+        GeneratorEnsemble.check_argument(ensemble, ensemble_size)
         self.store_arguments(
             locals(),
             positive=("student_steps", "decay_rounds"),
@@ -204,22 +194,21 @@ class LargeScale(Method):
     @property
     def phases(self):
         return [
-            Phase(
-                "generator",
-                ("generator",),
+            Phase.generator(
                 self._generator_loss,
                 when=self._generating,
                 logs=(*objectives.BATCH_NORM_LOGS, "generator_loss"),
             ),
-            Phase(
-                "student",
-                ("student",),
+            Phase.student(
                 self._student_loss,
-                repeats=self.student_steps,
+                self.student_steps,
                 when=None if self.joint else self._distilling,
-                logs=objectives.STUDENT_LOGS,
             ),
         ]
+
+    @property
+    def first_student_round(self):
+        return 0 if self.joint else self.generator_rounds
 
     def on_fit_begin(self, distiller, rounds):
         """Fixes the stage at trace time under a multi-replica TF strategy.
@@ -227,6 +216,7 @@ class LargeScale(Method):
         There no step can be skipped inside the compiled step, so a fit
         runs in one stage and a new stage traces the step anew.
         """
+        super().on_fit_begin(distiller, rounds)
         if not backend.needs_static_repeats(distiller):
             return False
         done = int(ops.convert_to_numpy(self.rounds))
@@ -320,6 +310,3 @@ class LargeScale(Method):
             for i in range(self.ensemble_size)
         ]
         return ops.concatenate(images)[:batch_size]
-
-    def after_round(self):
-        self.rounds.assign_add(1)

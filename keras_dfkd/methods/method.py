@@ -1,5 +1,7 @@
 """Base class of data-free distillation methods."""
 
+import warnings
+
 import keras
 from keras import ops
 
@@ -106,6 +108,7 @@ class Method(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.teacher = None
+        self.rounds = None
         self._augmentation = None
 
     def store_arguments(self, values, positive=(), non_negative=(), **replaced):
@@ -261,16 +264,38 @@ class Method(keras.layers.Layer):
         """Log names reported as their latest value, not a running mean."""
         return [name for phase in self.phases for name in phase.gauges]
 
+    #: The round from which the student trains (e.g. after a warm-up).
+    first_student_round = 0
+
     def on_fit_begin(self, distiller, rounds):
         """Called eagerly by `fit` before `rounds` rounds.
 
-        Returns `True` when the compiled step must be traced anew (e.g. a
-        method whose phase plan is fixed at trace time changed stage).
+        Warns when the student would not train at all by the end of the
+        fit (`first_student_round`). Returns `True` when the compiled step
+        must be traced anew (e.g. a method whose phase plan is fixed at
+        trace time changed stage).
         """
+        if self.first_student_round and self.rounds is not None:
+            end = int(ops.convert_to_numpy(self.rounds)) + rounds
+            if end <= self.first_student_round:
+                warnings.warn(
+                    f"{type(self).__name__} trains the student from round "
+                    f"{self.first_student_round} on, but after this fit "
+                    f"{end} rounds will have run: the student will not be "
+                    "trained at all. Fit for more rounds or start the "
+                    "student sooner (fewer warm-up or generator rounds).",
+                    stacklevel=3,
+                )
         return False
 
     def after_round(self):
-        """Updates method state once per round (runs inside the step)."""
+        """Updates method state once per round (runs inside the step).
+
+        Counts the round in `rounds` when the method has the counter; an
+        override calls `super().after_round()`.
+        """
+        if self.rounds is not None:
+            self.rounds.assign_add(1)
 
     def generate(self, batch_size, training=False):
         """Returns a batch of synthetic images (e.g. for image grids)."""
@@ -282,9 +307,9 @@ class Method(keras.layers.Layer):
     def add_round_counter(self):
         """Adds `self.rounds`, the int32 count of finished rounds.
 
-        Call it in `build_synthesizer` and `self.rounds.assign_add(1)` in
-        `after_round`; it is saved with the method, so schedules that read
-        it resume where they stopped.
+        Call it in `build_synthesizer`; `after_round` counts. It is saved
+        with the method, so schedules that read it resume where they
+        stopped.
         """
         self.rounds = self.add_weight(
             shape=(),

@@ -1,13 +1,12 @@
 """NAYER: noisy-layer data generation (Tran et al., CVPR 2024)."""
 
-import warnings
-
 from keras import ops
 
 from keras_dfkd import losses
 from keras_dfkd import objectives
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.nayer_generator import NAYERGenerator
+from keras_dfkd.layers.best_batch import BestBatch
 from keras_dfkd.layers.differentiable_augmentation import (
     DifferentiableAugmentation,
 )
@@ -21,9 +20,6 @@ from keras_dfkd.utils.arguments import derived_seed
 from keras_dfkd.utils.arguments import deserialize_layer
 from keras_dfkd.utils.text_encoding import check_label_source
 from keras_dfkd.utils.text_encoding import label_embedding_table
-
-# Larger than any loss, smaller than float32's max (stays finite).
-_NO_LOSS_YET = 3e38
 
 
 @keras_dfkd_export("keras_dfkd.methods.NAYER")
@@ -235,15 +231,8 @@ class NAYER(Method):
             )
         self.set_augmentation(augmentation)
         self.add_round_counter()
-        self.best_loss = self.add_weight(
-            shape=(), initializer="zeros", trainable=False, name="best_loss"
-        )
-        self.best_images = self.add_weight(
-            shape=(self.batch_size,) + self.image_shape,
-            initializer="zeros",
-            trainable=False,
-            name="best_images",
-        )
+        self.best = BestBatch(self.image_shape, self.batch_size, name="best")
+        self.best.build()
 
     def _embedding_table(self):
         table = label_embedding_table(
@@ -276,9 +265,7 @@ class NAYER(Method):
     @property
     def phases(self):
         return [
-            Phase(
-                "generator",
-                ("generator",),
+            Phase.generator(
                 self._generator_loss,
                 repeats=self.generator_steps,
                 begin=self._begin_synthesis,
@@ -292,15 +279,16 @@ class NAYER(Method):
                 ),
                 gauges=("pool_images", "pool_bytes"),
             ),
-            Phase(
-                "student",
-                ("student",),
+            Phase.student(
                 self._student_loss,
-                repeats=self.student_steps,
+                self.student_steps,
                 when=self._warm if self.warmup_rounds > 0 else None,
-                logs=objectives.STUDENT_LOGS,
             ),
         ]
+
+    @property
+    def first_student_round(self):
+        return self.warmup_rounds
 
     def _warm(self):
         """Whether the warm-up is over (a scalar bool tensor)."""
@@ -313,35 +301,18 @@ class NAYER(Method):
                 ops.equal(ops.mod(self.rounds, self.generator_life), 0),
             )
         self.generator.reinitialize_noise(self.seed_generator)
-        self.best_loss.assign(_NO_LOSS_YET)
+        self.best.reset()
 
     def _end_synthesis(self):
-        self.pool.add(self.best_images)
+        self.pool.add(self.best.images)
         self.batch_norm_loss.update_ema()
         pool_images = ops.cast(self.pool.size(), "float32")
         return {
-            "best_loss": self.best_loss.value,
+            "best_loss": self.best.loss.value,
             "pool_images": pool_images,
             "pool_bytes": pool_images
             * (self.pool.memory_bytes / self.pool_capacity),
         }
-
-    def on_fit_begin(self, distiller, rounds):
-        """Warns when the fit ends before the warmup does."""
-        done = int(ops.convert_to_numpy(self.rounds))
-        if done + rounds <= self.warmup_rounds:
-            warnings.warn(
-                f"NAYER trains the student only after warmup_rounds="
-                f"{self.warmup_rounds} rounds, but after this fit "
-                f"{done + rounds} rounds will have run: the student will "
-                "not be trained at all. Fit for more rounds or lower "
-                "warmup_rounds.",
-                stacklevel=3,
-            )
-        return False
-
-    def after_round(self):
-        self.rounds.assign_add(1)
 
     # Losses.
 
@@ -360,15 +331,8 @@ class NAYER(Method):
             one_hot_weight=self.one_hot_weight,
             adversarial_weight=self.adversarial_weight,
         )
-        # Keep the lowest-loss batch of this synthesis (scored before the
-        # step that follows, as NAYER does).
-        better = ops.less(ops.stop_gradient(loss), self.best_loss)
-        self.best_images.assign(
-            ops.where(better, ops.stop_gradient(images), self.best_images.value)
-        )
-        self.best_loss.assign(
-            ops.where(better, ops.stop_gradient(loss), self.best_loss.value)
-        )
+        # Scored before the step that follows, as NAYER does.
+        self.best.update(images, loss)
         return loss, logs
 
     def _student_loss(self, student):

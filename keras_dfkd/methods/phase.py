@@ -5,6 +5,7 @@ from typing import Callable
 from typing import Optional
 
 from keras_dfkd.api_export import keras_dfkd_export
+from keras_dfkd.objectives import STUDENT_LOGS
 
 
 @keras_dfkd_export("keras_dfkd.methods.Phase")
@@ -92,3 +93,15 @@ class Phase:
                 f"Phase {self.name!r}: `loss` must be a callable "
                 "`student -> (loss, logs)`."
             )
+
+    @classmethod
+    def student(cls, loss, repeats=1, when=None):
+        """The `"student"` group's phase, logging `objectives.STUDENT_LOGS`."""
+        return cls(
+            "student", ("student",), loss, repeats, when, logs=STUDENT_LOGS
+        )
+
+    @classmethod
+    def generator(cls, loss, logs=(), **kwargs):
+        """The `"generator"` group's phase; `kwargs` as the constructor's."""
+        return cls("generator", ("generator",), loss, logs=logs, **kwargs)

@@ -184,20 +184,12 @@ class PreDFKD(Method):
     @property
     def phases(self):
         return [
-            Phase(
-                "generator",
-                ("generator",),
+            Phase.generator(
                 self._generator_loss,
                 logs=("generator_loss", *objectives.DAFL_LOGS, "adversarial"),
             ),
             *self.replay_phases(self.replay_steps, self.memory_batch_size),
-            Phase(
-                "student",
-                ("student",),
-                self._student_loss,
-                repeats=self.student_steps,
-                logs=objectives.STUDENT_LOGS,
-            ),
+            Phase.student(self._student_loss, self.student_steps),
         ]
 
     def _student_loss(self, student):
