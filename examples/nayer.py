@@ -54,7 +54,7 @@ def main(argv):
         text_encoder=FLAGS.text_encoder,
         prompt_template=FLAGS.prompt_template,
         # The student's rate decays over the whole run.
-        decay_rounds=FLAGS.steps,
+        decay_rounds="fit",
         seed=FLAGS.seed,
     )
     kwargs.update(json.loads(FLAGS.method_kwargs))

@@ -43,7 +43,7 @@ def main(argv):
     pair = recipes.pair_from_flags()
     student, x_test, y_test = pair["student"], pair["x_test"], pair["y_test"]
     # The student's rate decays over the whole run.
-    kwargs = dict(decay_rounds=FLAGS.steps, seed=FLAGS.seed)
+    kwargs = dict(decay_rounds="fit", seed=FLAGS.seed)
     kwargs.update(json.loads(FLAGS.method_kwargs))
     method = keras_dfkd.methods.PreDFKD.from_preset(FLAGS.preset, **kwargs)
     distiller = keras_dfkd.DataFreeDistiller(pair["teacher"], student, method)

@@ -6,7 +6,7 @@ from keras import ops
 from keras_dfkd.api_export import keras_dfkd_export
 
 #: The student optimizers a method's `student_optimizer` can name.
-STUDENT_OPTIMIZERS = ("auto", "adam", "sgd")
+STUDENT_OPTIMIZERS = ("auto", "adam", "sgd", "sgd_l2")
 
 #: The students' Adam learning rate when none is given.
 ADAM_STUDENT_LEARNING_RATE = 1e-3
@@ -42,10 +42,13 @@ def cosine_or_constant(
     """`learning_rate`, or its cosine decay to `final_fraction` of it.
 
     The decay spans `decay_rounds` rounds of `steps_per_round` optimizer
-    steps each (`None`: a constant rate).
+    steps each (`None`: a constant rate; `"fit"`: a `RunLengthCosineDecay`
+    whose length the first `fit` sets).
     """
     if decay_rounds is None:
         return learning_rate
+    if decay_rounds == "fit":
+        return RunLengthCosineDecay(learning_rate, alpha=final_fraction)
     return keras.optimizers.schedules.CosineDecay(
         learning_rate,
         decay_steps=decay_rounds * steps_per_round,
@@ -54,14 +57,20 @@ def cosine_or_constant(
 
 
 def make_student_optimizer(kind, learning_rate, weight_decay=0.0):
-    """`"adam"`: Adam; `"sgd"`: SGD with momentum 0.9 and weight decay.
+    """`"adam"`: Adam; `"sgd"`/`"sgd_l2"`: SGD, momentum 0.9, weight decay.
 
-    Keras applies the weight decay decoupled from the gradient.
+    `"sgd"` applies the weight decay as Keras does, decoupled from the
+    gradient; `"sgd_l2"` as PyTorch's SGD does, in the gradient
+    (`CoupledWeightDecaySGD`).
     """
-    if kind not in ("adam", "sgd"):
+    if kind not in ("adam", "sgd", "sgd_l2"):
         raise ValueError(f"Resolve {kind!r} first: 'adam' or 'sgd'.")
     if kind == "adam":
         return keras.optimizers.Adam(learning_rate)
+    if kind == "sgd_l2":
+        return CoupledWeightDecaySGD(
+            learning_rate, momentum=0.9, l2=weight_decay
+        )
     return keras.optimizers.SGD(
         learning_rate, momentum=0.9, weight_decay=weight_decay
     )
@@ -70,6 +79,54 @@ def make_student_optimizer(kind, learning_rate, weight_decay=0.0):
 def generator_adam(learning_rate):
     """The DCGAN-style generators' Adam(beta_1=0.5, beta_2=0.999)."""
     return keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.999)
+
+
+@keras_dfkd_export("keras_dfkd.optimizers.RunLengthCosineDecay")
+@keras.saving.register_keras_serializable(package="keras_dfkd")
+class RunLengthCosineDecay(keras.optimizers.schedules.CosineDecay):
+    """Cosine decay whose length is set when the run's length is known.
+
+    Keras's `CosineDecay` with `decay_steps` left open: the distiller's
+    `fit(steps=N)` sets it (through the method's `on_fit_begin`) to the
+    student steps the fit will take, so that the rate reaches its floor at
+    the end of the run, as the papers' `CosineAnnealingLR(T_max=epochs)`
+    does, whatever `N` is. Once set it stays (a later fit continues at
+    the floor); it is saved with the optimizer's config.
+
+    ```
+    c = (1 + cos(pi * min(step, D) / D)) / 2
+    lr(step) = lr0 * (alpha + (1 - alpha) * c)
+    ```
+
+    Args:
+        initial_learning_rate: float. `lr0`.
+        alpha: float. The floor as a fraction of `lr0`. Defaults to `0.0`.
+        decay_steps: int or `None`. `D`; `None` until a fit sets it
+            (until then the rate is `lr0`).
+        **kwargs: the other `CosineDecay` arguments (`name`, ...).
+
+    Example:
+
+    ```python
+    distiller.compile(student_optimizer=keras.optimizers.SGD(
+        keras_dfkd.optimizers.RunLengthCosineDecay(0.1), momentum=0.9))
+    distiller.fit(steps=600)     # the rate reaches 0 at round 600
+    ```
+    """
+
+    def __init__(
+        self, initial_learning_rate, alpha=0.0, decay_steps=None, **kwargs
+    ):
+        super().__init__(
+            initial_learning_rate, decay_steps or 1, alpha=alpha, **kwargs
+        )
+        self.decay_steps = decay_steps
+
+    def __call__(self, step):
+        if self.decay_steps is None:
+            # Before a fit sets the length: the rate the decay starts at.
+            return ops.convert_to_tensor(self.initial_learning_rate)
+        return super().__call__(step)
 
 
 @keras_dfkd_export("keras_dfkd.optimizers.CoupledWeightDecaySGD")
@@ -128,4 +185,4 @@ class CoupledWeightDecaySGD(keras.optimizers.SGD):
         return config
 
 
-__all__ = ["CoupledWeightDecaySGD"]
+__all__ = ["CoupledWeightDecaySGD", "RunLengthCosineDecay"]

@@ -46,8 +46,9 @@ def trace(model, inputs, on_call):
 class Teacher:
     """A frozen teacher, its input domain and a functional extractor.
 
-    The extractor maps the teacher's input to its logits, the input of its
-    final layer (the penultimate features DAFL reads) and the input of
+    The extractor maps the teacher's input to its logits, the features
+    DAFL's activation term reads (the input of the classifier head, or a
+    layer chosen with `use_feature_layer`) and the input of
     every `BatchNormalization` layer, nested base models included (the
     features the BN-statistics loss compares with the layer's moving
     statistics). Keras has no forward hooks, so the teacher must be a
@@ -76,6 +77,7 @@ class Teacher:
         self.model = model
         self.input_shape = tuple(inputs.shape[1:])
         self.num_classes = int(output.shape[-1])
+        self._inputs = inputs
         self._trace_extractor(inputs)
         self.input_range, self.input_range_source = (
             input_range_detection.resolve_input_range(
@@ -87,14 +89,16 @@ class Teacher:
             input_range_detection.warn_if_not_standardized(self)
         model.trainable = False
 
-    def _trace_extractor(self, inputs):
-        batch_norm_inputs, produced = [], {}
+    def _trace_extractor(self, inputs, feature_layer=None):
+        batch_norm_inputs, produced, producer, by_name = [], {}, {}, {}
 
         def record(layer, layer_inputs, outputs):
             if isinstance(layer, keras.layers.BatchNormalization):
                 batch_norm_inputs.append((layer, layer_inputs))
             if layer_inputs is not None:
                 produced[id(outputs)] = layer_inputs
+                producer[id(outputs)] = layer
+            by_name[layer.name] = outputs
 
         fresh = keras.Input(batch_shape=inputs.shape, dtype=inputs.dtype)
         try:
@@ -107,7 +111,18 @@ class Teacher:
             ) from error
         if isinstance(logits, dict):
             (logits,) = logits.values()  # _check_model allows one entry.
-        features = produced.get(id(logits))
+        if feature_layer is None:
+            features = _head_input(logits, produced, producer)
+        elif feature_layer in by_name:
+            features = by_name[feature_layer]
+        else:
+            raise ValueError(
+                f"The teacher {self.model.name!r} has no layer named "
+                f"{feature_layer!r} to read features from; its layers are "
+                f"{sorted(by_name)}. Pass one of them as `feature_layer`, "
+                "or None for the input of the classifier head."
+            )
+        self.feature_layer = feature_layer
         self._has_features = features is not None and features is not fresh
         self.batch_norm_layers = [layer for layer, _ in batch_norm_inputs]
         outputs = [logits] + ([features] if self._has_features else [])
@@ -122,6 +137,20 @@ class Teacher:
             if isinstance(layer, keras.layers.BatchNormalization)
             and layer not in self.batch_norm_layers
         ]
+
+    def use_feature_layer(self, name):
+        """Reads `"features"` from the output of the layer `name`.
+
+        Args:
+            name: str, the name of a layer of the teacher (nested models'
+                layers included), or `None` for the default: the input of
+                the classifier head, the trailing `Dense` layers with the
+                normalisation, activation and dropout between them (on
+                LeNet-5 the flattened 120-d `conv3` output DAFL reads; on
+                a ResNet the pooled features).
+        """
+        if name != self.feature_layer:
+            self._trace_extractor(self._inputs, name)
 
     def probe(self, batch_size=16, seed=0):
         """Smooth random images in the teacher's input domain (numpy)."""
@@ -199,9 +228,10 @@ class Teacher:
         """Runs the teacher in inference mode.
 
         Returns:
-            A dict with `"logits"`, `"features"` (input of the final layer,
-            or `None`) and `"batch_norm_inputs"` (a list, one per BN layer,
-            channels last).
+            A dict with `"logits"`, `"features"` (see `use_feature_layer`;
+            `None` when the teacher has no layer before its output) and
+            `"batch_norm_inputs"` (a list, one per BN layer, channels
+            last).
         """
         outputs = self.extractor(images, training=False)
         # Losses run in float32 under a mixed-precision policy.
@@ -225,6 +255,32 @@ class Teacher:
         means = [bn.moving_mean.value for bn in self.batch_norm_layers]
         variances = [bn.moving_variance.value for bn in self.batch_norm_layers]
         return means, variances
+
+
+#: Layers of a classifier head: Dense and what sits between Dense layers.
+_HEAD_LAYERS = (
+    keras.layers.Dense,
+    keras.layers.BatchNormalization,
+    keras.layers.Activation,
+    keras.layers.ReLU,
+    keras.layers.LeakyReLU,
+    keras.layers.Dropout,
+)
+
+
+def _head_input(logits, produced, producer):
+    """The input of the trailing classifier head, else the last layer's.
+
+    Walks back from the logits over `_HEAD_LAYERS` and returns the input
+    of the earliest `Dense` met; when the last layer is no `Dense` (a
+    convolutional head), the last layer's input.
+    """
+    features, x = None, logits
+    while isinstance(producer.get(id(x)), _HEAD_LAYERS):
+        layer, x = producer[id(x)], produced[id(x)]
+        if isinstance(layer, keras.layers.Dense):
+            features = x
+    return produced.get(id(logits)) if features is None else features
 
 
 def _channels_last(x, axis):

@@ -574,3 +574,23 @@ def test_auto_student_optimizer_follows_the_students_batch_norm(
         True, student_optimizer="adam", student_learning_rate=3e-4
     )
     assert chosen == ("Adam", 3e-4)
+
+
+@pytest.mark.parametrize("name", ["dafl", "pre_dfkd"])
+def test_activation_term_reads_the_chosen_feature_layer(name):
+    chosen = method(name)
+    chosen.feature_layer = "head_relu"
+    inputs = keras.Input((SIZE, SIZE, 1))
+    x = keras.layers.GlobalAveragePooling2D()(conv_block(inputs, 8))
+    x = keras.layers.Dense(6, activation="relu", name="head_relu")(x)
+    teacher = keras.Model(inputs, keras.layers.Dense(10)(x))
+    distiller = keras_dfkd.DataFreeDistiller(teacher, student_net(), chosen)
+    images = np.zeros((2, SIZE, SIZE, 1), "float32")
+    assert tuple(chosen.teacher(images)["features"].shape) == (2, 6)
+    distiller.compile()
+    history = distiller.fit(steps=1, verbose=0).history
+    assert np.isfinite(history["activation"][-1])
+    wrong = method(name)
+    wrong.feature_layer = "fc9"
+    with pytest.raises(ValueError, match="no layer named 'fc9'"):
+        keras_dfkd.DataFreeDistiller(teacher_net(), student_net(), wrong)

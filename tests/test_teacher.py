@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_dfkd.models import lenet5
 from keras_dfkd.teacher import Teacher
 from keras_dfkd.testing import to_numpy
 
@@ -13,8 +14,8 @@ def functional_teacher():
     x = keras.layers.Conv2D(3, 3, padding="same")(inputs)
     x = keras.layers.BatchNormalization(name="bn_a")(x)
     x = keras.layers.ReLU()(x)
-    x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(5)(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    x = keras.layers.Dense(5, name="fc")(x)
     x = keras.layers.BatchNormalization(name="bn_b")(x)
     x = keras.layers.ReLU()(x)
     outputs = keras.layers.Dense(4, name="logits")(x)
@@ -49,9 +50,10 @@ def test_extractor_reads_every_batch_norm_input():
     for bn, feature in zip(teacher.batch_norm_layers, out["batch_norm_inputs"]):
         reference = keras.Model(model.inputs, bn.input)(x)
         np.testing.assert_allclose(to_numpy(feature), to_numpy(reference), 1e-5)
-    penultimate = keras.Model(model.inputs, model.get_layer("logits").input)
+    # The features are the classifier head's input (Dense, BN, ReLU, Dense).
+    head_input = keras.Model(model.inputs, model.get_layer("flat").output)
     np.testing.assert_allclose(
-        to_numpy(out["features"]), to_numpy(penultimate(x)), 1e-5
+        to_numpy(out["features"]), to_numpy(head_input(x)), 1e-5
     )
     means, variances = teacher.batch_norm_statistics()
     np.testing.assert_array_equal(to_numpy(means[1]), np.arange(5))
@@ -66,6 +68,43 @@ def test_sequential_teacher():
     out = teacher(np.zeros((2, 8, 8, 1), "float32"))
     assert tuple(out["logits"].shape) == (2, 3)
     assert tuple(out["features"].shape) == (2, 2)
+
+
+def test_features_are_the_head_input_or_the_named_layer():
+    # LeNet-5 as in DAFL's code: the 120-d flattened conv3 output.
+    teacher = Teacher(lenet5(input_shape=(32, 32, 1)))
+    x = np.random.default_rng(1).normal(size=(3, 32, 32, 1)).astype("f")
+    assert tuple(teacher(x)["features"].shape) == (3, 120)
+    teacher.use_feature_layer("fc1_relu")
+    model = teacher.model
+    reference = keras.Model(model.inputs, model.get_layer("fc1_relu").output)
+    np.testing.assert_allclose(
+        to_numpy(teacher(x)["features"]), to_numpy(reference(x)), 1e-5
+    )
+    teacher.use_feature_layer(None)
+    assert tuple(teacher(x)["features"].shape) == (3, 120)
+    with pytest.raises(ValueError, match="no layer named 'fc9'"):
+        teacher.use_feature_layer("fc9")
+
+
+def test_features_of_a_convolutional_head_and_of_a_dense_only_model():
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = keras.layers.Conv2D(3, 1, name="classifier")(x)
+    outputs = keras.layers.GlobalAveragePooling2D()(x)
+    teacher = Teacher(keras.Model(inputs, outputs))
+    # No Dense head: the input of the last layer, as before.
+    assert tuple(teacher(np.zeros((2, 8, 8, 1), "f"))["features"].shape) == (
+        2,
+        6,
+        6,
+        3,
+    )
+    flat = keras.Input((8, 8, 1))
+    dense_only = keras.Model(
+        flat, keras.layers.Dense(3)(keras.layers.Flatten()(flat))
+    )
+    assert Teacher(dense_only).has_features  # The flattened pixels.
 
 
 def test_not_a_model():

@@ -13,8 +13,12 @@ Keras upgrade that moves one breaks one function, and
   model are read.
 - `current_stateless_scope`: the active `keras.StatelessScope`, or
   `None` (`keras.src.backend.common.stateless_scope`).
+- `learning_rate_schedule`: an optimizer's schedule object, or `None`
+  (`optimizer._learning_rate`); the public `learning_rate` returns the
+  schedule's current value.
 """
 
+import keras
 from keras.src.backend.common import stateless_scope
 
 
@@ -39,3 +43,11 @@ def run_through_graph(model, inputs, call_fn):
 def current_stateless_scope():
     """The innermost active `keras.StatelessScope`, or `None`."""
     return stateless_scope.get_stateless_scope()
+
+
+def learning_rate_schedule(optimizer):
+    """`optimizer`'s `LearningRateSchedule`, or `None` for a fixed rate."""
+    schedule = getattr(optimizer, "_learning_rate", None)
+    if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        return schedule
+    return None

@@ -19,7 +19,7 @@ class DAFL(Method):
     generator and the student together, from one loss, as DAFL's code does:
 
     ```
-    t, f = T(x)                     # teacher logits, penultimate features
+    t, f = T(x)                     # teacher logits, classifier-head input
     L_G = oh * CE(t, argmax t) + ie * sum_k pbar_k log10 pbar_k - a * mean|f|
     L_S = KL(softmax(t / tau) || softmax(S(stop_gradient(x)) / tau)) * tau^2
     (L_G + L_S) -> Adam step on G and on S
@@ -34,6 +34,10 @@ class DAFL(Method):
         one_hot_weight: float. Weight `oh`. Defaults to `1.0`.
         entropy_weight: float. Weight `ie`. Defaults to `5.0`.
         activation_weight: float. Weight `a`. Defaults to `0.1`.
+        feature_layer: str or `None`. The teacher layer whose output the
+            activation term reads; `None`: the input of the classifier
+            head (on LeNet-5 the 120-d `conv3` output, as in the paper's
+            code). Defaults to `None`.
         temperature: float. KD temperature `tau`. Defaults to `1.0`.
         generator_learning_rate: float. Defaults to `0.2`.
         student_learning_rate: float. Defaults to `2e-3`.
@@ -63,6 +67,7 @@ class DAFL(Method):
         one_hot_weight=1.0,
         entropy_weight=5.0,
         activation_weight=0.1,
+        feature_layer=None,
         temperature=1.0,
         generator_learning_rate=0.2,
         student_learning_rate=2e-3,
@@ -73,11 +78,7 @@ class DAFL(Method):
         self.store_arguments(locals())
 
     def build_synthesizer(self, teacher, student):
-        if not teacher.has_features:
-            raise ValueError(
-                "DAFL's activation loss reads the input of the teacher's "
-                "final layer; the teacher has no layer before its output."
-            )
+        self.use_teacher_features(teacher)
         self.generator = Generator.dafl(
             self.image_shape,
             input_range=self.input_range,

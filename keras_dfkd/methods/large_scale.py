@@ -216,9 +216,9 @@ class LargeScale(Method):
         There no step can be skipped inside the compiled step, so a fit
         runs in one stage and a new stage traces the step anew.
         """
-        super().on_fit_begin(distiller, rounds)
+        retrace = super().on_fit_begin(distiller, rounds)
         if not backend.needs_static_repeats(distiller):
-            return False
+            return retrace
         done = int(ops.convert_to_numpy(self.rounds))
         stage = 1 if done < self.generator_rounds else 2
         if stage == 1 and done + rounds > self.generator_rounds:
@@ -231,7 +231,7 @@ class LargeScale(Method):
             )
         changed = stage != self._static_stage
         self._static_stage = stage
-        return changed
+        return changed or retrace
 
     def _generating(self):
         """Whether this round is in stage 1 (a bool or bool tensor).

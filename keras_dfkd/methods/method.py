@@ -8,8 +8,10 @@ from keras import ops
 from keras_dfkd import backend
 from keras_dfkd import objectives
 from keras_dfkd.api_export import keras_dfkd_export
+from keras_dfkd.backend import keras_shims
 from keras_dfkd.methods.phase import Phase
 from keras_dfkd.optimizers import ADAM_STUDENT_LEARNING_RATE
+from keras_dfkd.optimizers import RunLengthCosineDecay
 from keras_dfkd.optimizers import check_student_optimizer
 from keras_dfkd.optimizers import cosine_or_constant
 from keras_dfkd.optimizers import make_student_optimizer
@@ -43,14 +45,20 @@ class Method(keras.layers.Layer):
     - `student_optimizer`: `"auto"` (`"sgd"` when the student has
       BatchNorm layers, `"adam"` when it has none, whose plain layers
       diverge at the papers' SGD rates), `"sgd"` (momentum 0.9, the
-      papers') or `"adam"`.
+      papers'), `"sgd_l2"` (the same with PyTorch's coupled weight decay,
+      `keras_dfkd.optimizers.CoupledWeightDecaySGD`) or `"adam"`.
     - `student_learning_rate`: float or `None` (the paper's rate,
       `paper_student_learning_rate`, for SGD; `1e-3` for Adam).
-    - `student_weight_decay`: float, SGD's, decoupled from the gradient
-      as Keras applies it (PyTorch's SGD adds it to the gradient).
-    - `decay_rounds`: int or `None`. Rounds of cosine decay of the
-      student learning rate, counting rounds with student steps; `None`
-      keeps it constant.
+    - `student_weight_decay`: float, SGD's: decoupled from the gradient
+      as Keras applies it with `"sgd"`, which at momentum 0.9 decays about
+      ten times less than PyTorch's SGD, which adds it to the gradient
+      (`"sgd_l2"`).
+    - `decay_rounds`: int, `"fit"` or `None`. Rounds of cosine decay of
+      the student learning rate, counting rounds with student steps;
+      `"fit"` spans the student rounds of the first `fit` (its `steps`
+      less any warm-up), as the papers' schedules span their runs
+      (`keras_dfkd.optimizers.RunLengthCosineDecay`); `None` keeps it
+      constant.
 
     Args:
         batch_size: int. Synthetic images per step.
@@ -118,6 +126,8 @@ class Method(keras.layers.Layer):
         `keras_dfkd.utils.arguments.store_arguments`. A `student_optimizer`
         argument is checked too.
         """
+        if values.get("decay_rounds") in (None, "fit"):
+            positive = tuple(n for n in positive if n != "decay_rounds")
         store_arguments(self, values, positive, non_negative, **replaced)
         if hasattr(self, "student_optimizer"):
             check_student_optimizer(self.student_optimizer)
@@ -157,7 +167,7 @@ class Method(keras.layers.Layer):
     paper_student_learning_rate = 0.1
 
     def resolved_student_optimizer(self):
-        """`"sgd"` or `"adam"`: `student_optimizer` for this student."""
+        """`"sgd"`, `"sgd_l2"` or `"adam"`: the optimizer for this student."""
         return resolve_student_optimizer(
             self.student_optimizer,
             getattr(self, "student_has_batch_norm", True),
@@ -167,7 +177,7 @@ class Method(keras.layers.Layer):
         """`student_learning_rate`, or the default of the optimizer."""
         if self.student_learning_rate is not None:
             return self.student_learning_rate
-        if self.resolved_student_optimizer() == "sgd":
+        if self.resolved_student_optimizer() != "adam":
             return self.paper_student_learning_rate
         return ADAM_STUDENT_LEARNING_RATE
 
@@ -275,8 +285,12 @@ class Method(keras.layers.Layer):
         must be traced anew (e.g. a method whose phase plan is fixed at
         trace time changed stage).
         """
+        done = (
+            0 if self.rounds is None else int(ops.convert_to_numpy(self.rounds))
+        )
+        student_rounds = done + rounds - self.first_student_round
         if self.first_student_round and self.rounds is not None:
-            end = int(ops.convert_to_numpy(self.rounds)) + rounds
+            end = done + rounds
             if end <= self.first_student_round:
                 warnings.warn(
                     f"{type(self).__name__} trains the student from round "
@@ -286,6 +300,29 @@ class Method(keras.layers.Layer):
                     "student sooner (fewer warm-up or generator rounds).",
                     stacklevel=3,
                 )
+        return self._fit_run_length_schedule(distiller, student_rounds)
+
+    def _fit_run_length_schedule(self, distiller, student_rounds):
+        """Sets an open `RunLengthCosineDecay`'s length for this fit.
+
+        Returns whether it was set (the step is then traced anew).
+        """
+        optimizer = distiller.optimizers.get("student")
+        schedule = keras_shims.learning_rate_schedule(optimizer)
+        if not isinstance(schedule, RunLengthCosineDecay):
+            return False
+        steps = max(student_rounds, 1) * getattr(self, "student_steps", 1)
+        if schedule.decay_steps is None:
+            schedule.decay_steps = steps
+            return True
+        if steps > schedule.decay_steps:
+            warnings.warn(
+                "The student's learning rate follows the length of the first "
+                f"fit ({schedule.decay_steps} steps); this fit goes past its "
+                "end and trains at the final rate. Set `decay_rounds` to the "
+                "whole run's rounds to decay over all of it.",
+                stacklevel=4,
+            )
         return False
 
     def after_round(self):
@@ -318,6 +355,22 @@ class Method(keras.layers.Layer):
             trainable=False,
             name="rounds",
         )
+
+    def use_teacher_features(self, teacher):
+        """Reads the teacher's features at `self.feature_layer`, or refuses.
+
+        For methods with DAFL's activation term; see
+        `keras_dfkd.teacher.Teacher.use_feature_layer`.
+        """
+        teacher.use_feature_layer(self.feature_layer)
+        if not teacher.has_features:
+            raise ValueError(
+                f"{type(self).__name__}'s activation loss reads the "
+                "teacher's features (the input of its classifier head), but "
+                f"the teacher {teacher.model.name!r} has no layer before its "
+                "output. Pass `feature_layer`, the name of the layer whose "
+                "output to read."
+            )
 
     def set_augmentation(self, augmentation):
         """Builds `augmentation` (a layer or `None`) for `augment`."""

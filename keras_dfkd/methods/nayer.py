@@ -103,7 +103,8 @@ class NAYER(Method):
         generator_learning_rate: float. Defaults to `4e-3`.
         student_optimizer, student_learning_rate, student_weight_decay,
             decay_rounds: see `Method` (NAYER's SGD rate is `0.2`).
-            Default to `"auto"`, `None`, `1e-4` and `None`.
+            Default to `"auto"`, `None`, `1e-4` and `"fit"` (NAYER's cosine
+            spans its run).
         min_student_learning_rate: float. Where the decay ends (at most
             the learning rate). Defaults to `2e-4`.
         seed: int or `None`. Defaults to `None`.
@@ -114,8 +115,7 @@ class NAYER(Method):
     ```python
     method = keras_dfkd.methods.NAYER.from_preset(
         "nayer_lenet_cpu",
-        class_names=keras_dfkd.datasets.get_info("mnist").class_names,
-        decay_rounds=200)
+        class_names=keras_dfkd.datasets.get_info("mnist").class_names)
     distiller = keras_dfkd.DataFreeDistiller(
         teacher, student, method, input_range=((0.1307,), (0.3081,)))
     distiller.compile()
@@ -158,7 +158,7 @@ class NAYER(Method):
         student_optimizer="auto",
         student_learning_rate=None,
         student_weight_decay=1e-4,
-        decay_rounds=None,
+        decay_rounds="fit",
         min_student_learning_rate=2e-4,
         seed=None,
         **kwargs,

@@ -37,16 +37,18 @@ class PreDFKD(Method):
 
     `JS_T3` is the reference code's clamped Jensen-Shannon variant at
     temperature 3 (`clamped_reverse_js`); minimising `1 - JS` drives the
-    generator towards disagreement. All networks but the teacher run in
-    training mode.
+    generator towards disagreement. The networks run in training mode,
+    but the teacher and the VAE's decoder when it replays (inference mode,
+    as the reference code's `eval()` before sampling memory).
 
     The novel generator is DAFL's with spectral-normalised convolutions
-    (Keras's `SpectralNormalization`), BN epsilon 0.8, tanh and an
-    affine-free output BN.
+    (`keras_dfkd.layers.SpectralNorm`, PyTorch's semantics: the raw kernel
+    is trained and divided by its top singular value in the forward pass),
+    BN epsilon 0.8, tanh and an affine-free output BN (epsilon 1e-5).
 
-    Defaults are the paper's CIFAR settings; its cosine decay spans 400
-    epochs of 36 rounds (`decay_rounds=14400`; the default `None` keeps the
-    rate constant, so set it to the rounds you run). For 28-32 px
+    Defaults are the paper's CIFAR settings; its cosine decay spans its
+    run, 400 epochs of 36 rounds, as the default `decay_rounds="fit"`
+    spans the rounds of the first `fit`. For 28-32 px
     grey-scale pairs on a CPU, see the `"pre_dfkd_cpu"` and
     `"pre_dfkd_lenet_cpu"` presets (`keras_dfkd/presets.py`).
 
@@ -66,16 +68,24 @@ class PreDFKD(Method):
         one_hot_weight: float. `oh`. Defaults to `1.0`.
         entropy_weight: float. `ie`. Defaults to `5.0`.
         activation_weight: float. `a`. Defaults to `0.1`.
+        feature_layer: str or `None`. The teacher layer whose output the
+            activation term reads; `None`: the input of the classifier
+            head (on LeNet-5 the 120-d `conv3` output, as in the paper's
+            code). Defaults to `None`.
         adversarial_temperature: float. JS temperature. Defaults to `3.0`.
         generator_learning_rate: float. Defaults to `0.02`.
         student_learning_rate, student_weight_decay, student_optimizer,
             decay_rounds: see `Method` (PRE-DFKD's CIFAR setting is SGD
             at `0.1`, its MNIST code's Adam; the decay ends at 0).
-            Default to `None`, `5e-4`, `"auto"` and `None`.
+            Default to `None`, `5e-4`, `"auto"` and `"fit"`.
         vae_latent_dim: int. Defaults to `1000`.
         vae_width: int. Defaults to `64`.
         vae_learning_rate: float. Defaults to `5e-4`.
         memory_learning_rate: float. Latent step size. Defaults to `0.02`.
+        memory_latent_step: bool. Take the class-balancing latent step
+            before each replay (the paper's; `False` decodes N(0, I)
+            latents directly and saves a decoder and teacher pass, forward
+            and backward, per student step). Defaults to `True`.
         kl_weight: float. Defaults to `1e-5`.
         seed: int or `None`. Seeds the method (the VAE gets `seed + 1`).
         **kwargs: standard layer arguments.
@@ -84,7 +94,7 @@ class PreDFKD(Method):
 
     ```python
     method = keras_dfkd.methods.PreDFKD.from_preset(
-        "pre_dfkd_cpu", decay_rounds=600)
+        "pre_dfkd_cpu")
     distiller = keras_dfkd.DataFreeDistiller(teacher, student, method)
     distiller.compile()
     distiller.fit(steps=600)
@@ -112,16 +122,18 @@ class PreDFKD(Method):
         one_hot_weight=1.0,
         entropy_weight=5.0,
         activation_weight=0.1,
+        feature_layer=None,
         adversarial_temperature=3.0,
         generator_learning_rate=0.02,
         student_learning_rate=None,
         student_weight_decay=5e-4,
         student_optimizer="auto",
-        decay_rounds=None,
+        decay_rounds="fit",
         vae_latent_dim=1000,
         vae_width=64,
         vae_learning_rate=5e-4,
         memory_learning_rate=0.02,
+        memory_latent_step=True,
         kl_weight=1e-5,
         seed=None,
         **kwargs,
@@ -150,6 +162,7 @@ class PreDFKD(Method):
             width=vae_width,
             learning_rate=vae_learning_rate,
             memory_learning_rate=memory_learning_rate,
+            latent_step=memory_latent_step,
             kl_weight=kl_weight,
             one_hot_weight=one_hot_weight,
             entropy_weight=entropy_weight,
@@ -158,12 +171,7 @@ class PreDFKD(Method):
         )
 
     def build_synthesizer(self, teacher, student):
-        if not teacher.has_features:
-            raise ValueError(
-                "PRE-DFKD's activation loss reads the input of the "
-                "teacher's final layer; the teacher has no layer before "
-                "its output."
-            )
+        self.use_teacher_features(teacher)
         self.generator = Generator.dafl(
             self.image_shape,
             input_range=self.input_range,

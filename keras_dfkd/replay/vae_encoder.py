@@ -17,7 +17,7 @@ class VAEEncoder(keras.Model):
     x = x / ||x||_2 over the height axis      (as the reference code does)
     Conv3x3(w)  -> BN(eps 0.8) -> LeakyReLU(0.2)
     Conv3x3(2w) -> BN(eps 0.8) -> LeakyReLU(0.2) -> nearest downsample x1/2
-    Conv3x3(2w, stride 2) -> BN(eps 0.8)         -> nearest downsample x1/2
+    Conv3x3(2w, stride 2) -> BN(eps 1e-5)        -> nearest downsample x1/2
     flatten -> Dense(latent_dim) (mean), Dense(latent_dim) (log-variance)
     ```
 
@@ -72,11 +72,13 @@ class VAEEncoder(keras.Model):
                 2 * width, 3, strides=2, padding="same", name="conv_2"
             ),
         ]
+        # PRE-DFKD's encoder: DAFL's epsilon 0.8 in the first two BNs,
+        # PyTorch's default 1e-5 in the third.
         self.norms = [
             keras.layers.BatchNormalization(
-                epsilon=0.8, momentum=0.9, name=f"norm_{i}"
+                epsilon=epsilon, momentum=0.9, name=f"norm_{i}"
             )
-            for i in range(3)
+            for i, epsilon in enumerate((0.8, 0.8, 1e-5))
         ]
         self.flatten = keras.layers.Flatten()
         self.mean = keras.layers.Dense(latent_dim, name="mean")

@@ -50,7 +50,12 @@ class VAEReplay(Replay):
 
     so the replayed batch covers the classes evenly with confident teacher
     predictions and stays in the prior's bulk; then `D(z)` is decoded.
-    Every network runs in training mode, as in the reference code.
+    The decoder runs in inference mode there (its BN moving statistics),
+    as the reference code's `eval()` before sampling memory; the encoder
+    and decoder train in training mode. The step moves `z` by
+    `memory_learning_rate` per coordinate (0.02 against N(0, 1) latents)
+    and costs one more decoder and teacher pass, forward and backward, per
+    replayed batch; `latent_step=False` skips it.
 
     The decoder is PRE-DFKD's memory generator: the DAFL generator
     (BN epsilon 0.8, tanh, affine-free output BN) without spectral norm.
@@ -67,6 +72,8 @@ class VAEReplay(Replay):
         kl_weight: float. Weight of the KL term. Defaults to `1e-5`.
         one_hot_weight: float. `oh` of the latent step. Defaults to `1.0`.
         entropy_weight: float. `ie` of the latent step. Defaults to `5.0`.
+        latent_step: bool. Take the memory-latent step before decoding
+            (the paper's). Defaults to `True`.
         seed: int or `None`. Seed of the memory's `SeedGenerator`.
         **kwargs: standard layer arguments such as `name`.
 
@@ -95,6 +102,7 @@ class VAEReplay(Replay):
         kl_weight=1e-5,
         one_hot_weight=1.0,
         entropy_weight=5.0,
+        latent_step=True,
         seed=None,
         **kwargs,
     ):
@@ -111,6 +119,7 @@ class VAEReplay(Replay):
         self.kl_weight = kl_weight
         self.one_hot_weight = one_hot_weight
         self.entropy_weight = entropy_weight
+        self.latent_step = latent_step
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.teacher = None
@@ -160,14 +169,16 @@ class VAEReplay(Replay):
 
     def latent_objective(self, latents):
         """The class-balance objective of the memory-latent step (scalar)."""
-        logits = self.teacher(self.decoder(latents, training=True))["logits"]
+        logits = self.teacher(self.decoder(latents, training=False))["logits"]
         balance, _ = objectives.dafl_objective(
             logits,
             one_hot_weight=self.one_hot_weight,
             entropy_weight=self.entropy_weight,
         )
         mean = ops.mean(latents, axis=0)
-        variance = ops.var(latents, axis=0)
+        # Unbiased, as torch.var is by default.
+        n = latents.shape[0]
+        variance = ops.var(latents, axis=0) * (n / max(n - 1, 1))
         prior = ops.mean(ops.square(variance - 1.0)) + ops.mean(
             ops.square(mean)
         )
@@ -187,8 +198,9 @@ class VAEReplay(Replay):
         latents = keras.random.normal(
             (batch_size, self.latent_dim), seed=self.seed_generator
         )
-        latents = self.balance_latents(latents)
-        return ops.stop_gradient(self.decoder(latents, training=True))
+        if self.latent_step:
+            latents = self.balance_latents(latents)
+        return ops.stop_gradient(self.decoder(latents, training=False))
 
     @staticmethod
     def loss_terms(
@@ -270,6 +282,7 @@ class VAEReplay(Replay):
                 "kl_weight": self.kl_weight,
                 "one_hot_weight": self.one_hot_weight,
                 "entropy_weight": self.entropy_weight,
+                "latent_step": self.latent_step,
                 "seed": self.seed,
             }
         )
