@@ -4,7 +4,9 @@ import keras
 import numpy as np
 import pytest
 
+import keras_dfkd
 from keras_dfkd.generators import Generator
+from keras_dfkd.testing import to_numpy
 
 
 def count(weights):
@@ -144,3 +146,32 @@ def test_serialization_round_trip(tmp_path):
         keras.ops.convert_to_numpy(model([noise, labels])),
         atol=1e-6,
     )
+
+
+def test_diagnostics_measure_saturation_and_output_variance():
+    keras.utils.set_random_seed(0)
+    generator = Generator((8, 8, 1), latent_dim=4, width=4, num_upsamples=1)
+    generator.build()
+    noise = np.random.default_rng(0).normal(size=(6, 4)).astype("float32")
+    images, diagnostics = generator(
+        noise, training=True, return_diagnostics=True
+    )
+    images = to_numpy(images)  # tanh outputs, no output BN here
+    np.testing.assert_allclose(
+        to_numpy(diagnostics["saturation"]), np.mean(np.abs(images) > 0.99)
+    )
+    np.testing.assert_allclose(
+        to_numpy(diagnostics["output_variance"]),
+        images.var(axis=(0, 1, 2)).mean(),
+        rtol=1e-4,
+    )
+    # A scaled-up output convolution saturates the tanh.
+    kernel = generator.to_image.kernel
+    kernel.assign(kernel * 1000.0)
+    _, saturated = generator(noise, training=True, return_diagnostics=True)
+    assert float(to_numpy(saturated["saturation"])) > 0.5
+
+
+def test_dafl_logs_the_generators_saturation():
+    method = keras_dfkd.methods.DAFL()
+    assert {"saturation", "output_variance"} <= set(method.log_names)

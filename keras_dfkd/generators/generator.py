@@ -145,9 +145,14 @@ class Generator(keras.layers.Layer):
             generator a list `[noise, labels]` with integer labels of shape
             `(batch,)`.
         training: bool. Whether BN uses batch statistics.
+        return_diagnostics: bool. Also return a dict of scalars:
+            `saturation`, the fraction of output-activation values within
+            1 % of its bounds, and `output_variance`, the mean per-channel
+            batch variance of the activation's output (what an output BN
+            after it divides by). Defaults to `False`.
 
     Returns:
-        Images of shape `(batch,) + image_shape`.
+        Images of shape `(batch,) + image_shape` (and the diagnostics).
 
     Example:
 
@@ -437,7 +442,7 @@ class Generator(keras.layers.Layer):
             self.to_input_range.build((None,) + self.image_shape)
         self.built = True
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, return_diagnostics=False):
         if self.num_classes:
             if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
                 raise ValueError(
@@ -476,12 +481,15 @@ class Generator(keras.layers.Layer):
             x = ops.tanh(x)
         elif self.output_activation == "sigmoid":
             x = ops.sigmoid(x)
+        diagnostics = _output_diagnostics(x, self.output_activation)
         if self.output_norm is not None and not normalize_first:
             x = self.output_norm(x, training=training)
         if self.to_input_range is not None:
             if self.output_activation == "tanh":
                 x = (x + 1.0) * 0.5
             x = self.to_input_range(x)
+        if return_diagnostics:
+            return x, diagnostics
         return x
 
     def compute_output_shape(self, input_shape):
@@ -518,3 +526,20 @@ class Generator(keras.layers.Layer):
             }
         )
         return config
+
+
+def _output_diagnostics(x, activation):
+    """How saturated the output activation is, and its batch variance.
+
+    `saturation`: the fraction of pixels within 1 % of the activation's
+    bounds (`|tanh| > 0.99`); `output_variance`: the mean per-channel
+    batch variance of the activation's output, what an output BN after
+    it divides by.
+    """
+    centred = 2.0 * x - 1.0 if activation == "sigmoid" else x
+    saturated = ops.cast(ops.greater(ops.abs(centred), 0.99), "float32")
+    variance = ops.var(ops.cast(x, "float32"), axis=(0, 1, 2))
+    return {
+        "saturation": ops.mean(saturated),
+        "output_variance": ops.mean(variance),
+    }

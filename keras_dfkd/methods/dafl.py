@@ -25,7 +25,11 @@ class DAFL(Method):
     (L_G + L_S) -> Adam step on G and on S
     ```
 
-    The defaults are the paper's MNIST settings.
+    The defaults are the paper's MNIST settings. Besides its losses, a
+    round logs the generator's `saturation` (the fraction of tanh outputs
+    beyond 0.99) and `output_variance` (the batch variance entering the
+    output BN), which show the collapse of a generator whose tanh
+    saturates (`keras_dfkd.generators.Generator`).
 
     Args:
         batch_size: int. Defaults to `512`.
@@ -105,12 +109,16 @@ class DAFL(Method):
                     *objectives.DAFL_LOGS,
                     "generator_loss",
                     *objectives.STUDENT_LOGS,
+                    "saturation",
+                    "output_variance",
                 ),
             )
         ]
 
     def _joint_loss(self, student):
-        images = self.generator(self.sample_noise(), training=True)
+        images, diagnostics = self.generator(
+            self.sample_noise(), training=True, return_diagnostics=True
+        )
         teacher_out = self.teacher(images)
         logits = teacher_out["logits"]
         generator_loss, logs = objectives.dafl_objective(
@@ -127,4 +135,5 @@ class DAFL(Method):
             temperature=self.temperature,
         )
         logs.update(generator_loss=generator_loss, **student_logs)
+        logs.update(diagnostics)
         return generator_loss + student_loss, logs
