@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import keras  # noqa: E402
 from budget import BudgetCurve  # noqa: E402
+from budget import fit_within_budget  # noqa: E402
 from device_info import device_name  # noqa: E402
 
 import keras_dfkd  # noqa: E402
@@ -39,6 +40,15 @@ flags.DEFINE_string(
 )
 recipes.define_pair_flags()
 flags.DEFINE_integer("budget_seconds", 600, "Distillation wall-clock budget.")
+flags.DEFINE_integer(
+    "budget_rounds",
+    None,
+    "A budget of rounds instead of seconds (the curve then does not depend "
+    "on the machine's speed or load; for A/B comparisons).",
+)
+flags.DEFINE_integer(
+    "eval_rounds", 50, "Rounds between test evaluations with --budget_rounds."
+)
 flags.DEFINE_string("output", None, "Where to write the JSON result.")
 flags.DEFINE_string(
     "label", None, "Row label in results tables (default: the method)."
@@ -135,14 +145,20 @@ def images_per_round(method):
     return lambda rounds: rounds * per_round
 
 
-def robustness(curve, budget):
-    """Mean, variance and largest drop of the accuracy after warmup."""
+def robustness(curve):
+    """Mean, variance and largest drop of the accuracy after warmup.
+
+    The warmup is the first `--warmup_fraction` of the budget, in seconds
+    or, with `--budget_rounds`, in rounds.
+    """
+    unit = "rounds" if FLAGS.budget_rounds else "seconds"
+    budget = FLAGS.budget_rounds or FLAGS.budget_seconds
     warmup = FLAGS.warmup_fraction * budget
-    after = [p["student_accuracy"] for p in curve if p["seconds"] >= warmup]
+    after = [p["student_accuracy"] for p in curve if p[unit] >= warmup]
     if not after:
         return {}
     return {
-        "warmup_seconds": warmup,
+        f"warmup_{unit}": warmup,
         "evaluations_after_warmup": len(after),
         **keras_dfkd.callbacks.accuracy_statistics(after),
     }
@@ -173,11 +189,11 @@ def main(argv):
         x_test,
         y_test,
         images_per_round(method),
+        budget_rounds=FLAGS.budget_rounds,
+        eval_rounds=FLAGS.eval_rounds,
     )
     steal_start = stolen_seconds()
-    distiller.fit(
-        epochs=10**6, steps_per_epoch=100, callbacks=[budget], verbose=0
-    )
+    fit_within_budget(distiller, budget, steps_per_epoch=100)
     steal = stolen_seconds() - steal_start
     final = budget.curve[-1]
     target = FLAGS.target_fraction * teacher_accuracy
@@ -207,6 +223,14 @@ def main(argv):
         ),
         "curve": budget.curve,
         "wall_seconds": round(time.perf_counter() - wall_start, 2),
+        "budget_rounds": FLAGS.budget_rounds,
+        # Where the student's schedule ended (0 for a cosine spanning the
+        # run).
+        "final_student_learning_rate": float(
+            keras.ops.convert_to_numpy(
+                distiller.optimizers["student"].learning_rate
+            )
+        ),
         "distill_seconds": round(budget.distill_seconds, 2),
         "distill_cpu_seconds": round(budget.cpu_seconds, 2),
         "stolen_cpu_seconds": round(steal, 2),
@@ -218,7 +242,7 @@ def main(argv):
         "replay_bytes": 0 if replay is None else replay.memory_bytes,
         # A uint8 ImagePool keeping every new image the student learnt from.
         "equivalent_pool_bytes": final["images"] * image_bytes,
-        **robustness(budget.curve, FLAGS.budget_seconds),
+        **robustness(budget.curve),
         "method_config": {
             k: v
             for k, v in method.get_config().items()

@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import keras  # noqa: E402
 from budget import BudgetCurve  # noqa: E402
+from budget import fit_within_budget  # noqa: E402
 from device_info import device_name  # noqa: E402
 
 import keras_dfkd  # noqa: E402
@@ -97,7 +98,7 @@ def run_one(pair, method_name, teacher, teacher_accuracy, data, overrides):
         lambda rounds: None,
     )
     guard = keras_dfkd.callbacks.NonFiniteGuard(rollback=False)
-    callbacks = [guard, budget]
+    callbacks = [guard]
     if FLAGS.calibration_batches is not None:
         calibration = keras_dfkd.callbacks.StudentBatchNormCalibration(
             batches=FLAGS.calibration_batches
@@ -106,11 +107,8 @@ def run_one(pair, method_name, teacher, teacher_accuracy, data, overrides):
     start = time.perf_counter()
     error = None
     try:
-        distiller.fit(
-            epochs=10**6,
-            steps_per_epoch=50,
-            callbacks=callbacks,
-            verbose=0,
+        fit_within_budget(
+            distiller, budget, steps_per_epoch=50, callbacks=callbacks
         )
     except Exception as exception:  # Reported in the row, not fatal.
         error = f"{type(exception).__name__}: {exception}"

@@ -81,6 +81,18 @@ def test_lenet_parameter_count_without_batch_norm(builder, expected):
     )
 
 
+@pytest.mark.parametrize(
+    "name,expected", [("lenet5_no_bn", 61_706), ("lenet5_half_no_bn", 15_738)]
+)
+def test_registry_has_the_papers_lenets_without_batch_norm(name, expected):
+    model = models.get(name, 10, (32, 32, 1))
+    assert _num_trainable(model) == expected
+    assert not any(
+        isinstance(layer, keras.layers.BatchNormalization)
+        for layer in model.layers
+    )
+
+
 @pytest.mark.parametrize("name", list(PARAM_COUNTS))
 def test_is_functional_with_dense_logits(name):
     model = _build(name)

@@ -31,6 +31,16 @@ class DAFL(Method):
     output BN), which show the collapse of a generator whose tanh
     saturates (`keras_dfkd.generators.Generator`).
 
+    As in the paper's code: the generator (`Generator.dafl`: block BN
+    epsilon 0.8, tanh, affine-free output BN), one joint step of both
+    Adams per round, the activation term on the input of the teacher's
+    classifier head (LeNet-5's 120-d `conv3` output). Differences: Keras's
+    default initialisers. The method needs no BatchNorm in the teacher,
+    and works best without: with this project's LeNet-5 with BN, which
+    is confident (0.84 mean top probability) on Gaussian noise, the
+    one-hot term is met by images the student learns little from (see
+    the README's PRE-DFKD section); the paper's LeNet-5 has none.
+
     Args:
         batch_size: int. Defaults to `512`.
         latent_dim: int. Defaults to `100`.

@@ -37,7 +37,11 @@ class DFAD(Method):
 
     Both networks run in training mode, as in the reference code. The
     defaults are the paper's MNIST settings (DFAD's README advises batch
-    256 for CIFAR).
+    256 for CIFAR) but the student's optimizer: `"auto"` picks Adam for a
+    student without BatchNorm, where the paper trains its BN-free
+    LeNet-5-half with PyTorch's SGD at 0.01 (`student_optimizer="sgd_l2"`,
+    the `"dfad_mnist"` preset). Differences from the code: Keras's
+    default initialisers.
 
     Args:
         batch_size: int. Defaults to `512`.

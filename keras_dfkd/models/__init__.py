@@ -1,5 +1,7 @@
 """Reference classifier models (Keras Functional, channels_last, logits)."""
 
+import functools
+
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.models.hub_resnet import hub_resnet_classifier
 from keras_dfkd.models.lenet import lenet5
@@ -22,6 +24,9 @@ from keras_dfkd.models.wide_resnet import wrn_40_2
 _ARCHITECTURES = {
     "lenet5": lenet5,
     "lenet5_half": lenet5_half,
+    # The papers' LeNets (DAFL, DFAD, PRE-DFKD): no BatchNorm.
+    "lenet5_no_bn": functools.partial(lenet5, batch_norm=False),
+    "lenet5_half_no_bn": functools.partial(lenet5_half, batch_norm=False),
     "resnet18": resnet18,
     "resnet34": resnet34,
     "wrn_40_2": wrn_40_2,
@@ -36,7 +41,9 @@ def get(name, num_classes, input_shape):
     (32, 32, 1))`.
 
     Args:
-        name: str, one of `"lenet5"`, `"lenet5_half"`, `"resnet18"`,
+        name: str, one of `"lenet5"`, `"lenet5_half"`, `"lenet5_no_bn"`,
+            `"lenet5_half_no_bn"` (the papers' LeNets, without
+            BatchNorm), `"resnet18"`,
             `"resnet34"`, `"wrn_40_2"`, `"wrn_16_2"`, `"vgg11_bn"`.
         num_classes: int.
         input_shape: tuple `(height, width, channels)`.
