@@ -33,14 +33,27 @@ from keras_dfkd import recipes  # noqa: E402
 
 flags.DEFINE_string("teacher", "teacher.keras", "Saved teacher model.")
 flags.DEFINE_string(
-    "method", "dfad", "dafl, dfad, bn_statistics or nayer (see nayer.py)."
+    "method",
+    "dfad",
+    "dafl, dfad, bn_statistics, nayer (see nayer.py), pre_dfkd, "
+    "large_scale, deep_inversion, cmi or fast.",
+)
+flags.DEFINE_string(
+    "preset",
+    "",
+    "Start from a preset of the method (keras_dfkd/presets.py), e.g. "
+    "'deep_inversion_cpu'; the flags below override it.",
 )
 flags.DEFINE_string("student", "lenet5_half", "Student architecture.")
 flags.DEFINE_string("dataset", "mnist", "Real test split for reporting, or ''.")
 flags.DEFINE_integer("steps", 2000, "Distillation rounds.")
 flags.DEFINE_integer("steps_per_epoch", 100, "Rounds per epoch/checkpoint.")
-flags.DEFINE_integer("batch_size", 256, "Synthetic batch size.")
-flags.DEFINE_integer("generator_width", 64, "Generator width.")
+flags.DEFINE_integer(
+    "batch_size", None, "Synthetic batch size (default: the method's)."
+)
+flags.DEFINE_integer(
+    "generator_width", None, "Generator width (default: the method's)."
+)
 flags.DEFINE_string("method_kwargs", "{}", "JSON dict of method arguments.")
 flags.DEFINE_string(
     "input_range",
@@ -61,17 +74,19 @@ def main(argv):
     student = keras_dfkd.models.get(
         FLAGS.student, num_classes, tuple(teacher.inputs[0].shape[1:])
     )
-    kwargs = dict(
-        batch_size=FLAGS.batch_size,
-        generator_width=FLAGS.generator_width,
-        seed=FLAGS.seed,
-    )
+    kwargs = dict(seed=FLAGS.seed)
+    for name in ("batch_size", "generator_width"):
+        if getattr(FLAGS, name) is not None:
+            kwargs[name] = getattr(FLAGS, name)
     if FLAGS.dataset:
         kwargs.update(
             recipes.dataset_method_arguments(FLAGS.method, FLAGS.dataset)
         )
     kwargs.update(json.loads(FLAGS.method_kwargs))
-    method = keras_dfkd.methods.get(FLAGS.method, **kwargs)
+    if FLAGS.preset:
+        method = keras_dfkd.methods.from_preset(FLAGS.preset, **kwargs)
+    else:
+        method = keras_dfkd.methods.get(FLAGS.method, **kwargs)
     distiller = keras_dfkd.DataFreeDistiller(
         teacher, student, method, input_range=_input_range(FLAGS.input_range)
     )

@@ -14,6 +14,8 @@ import keras
 from keras import ops
 
 from keras_dfkd import losses
+from keras_dfkd.losses._utils import safe_l2_norm
+from keras_dfkd.losses.jensen_shannon_divergence import clamped_reverse_js
 
 #: What `distillation_objective` logs.
 STUDENT_LOGS = ("student_loss", "agreement")
@@ -30,6 +32,8 @@ DIVERGENCES = {
     "masked_kl": losses.masked_kl_divergence,
     "kl": losses.kl_divergence_with_temperature,
     "js": losses.jensen_shannon_divergence,
+    # DeepInversion's competition term (ADI): clamped, at temperature 3.
+    "clamped_js": lambda t, s: clamped_reverse_js(t, s, 3.0, "batchmean"),
 }
 
 
@@ -96,6 +100,7 @@ def batch_norm_objective(
     one_hot_weight=1.0,
     adversarial_weight=0.0,
     balance_weight=0.0,
+    teacher_out=None,
 ):
     """The BN-statistics generator objective (DFQ, NAYER, Luo et al.).
 
@@ -131,12 +136,15 @@ def batch_norm_objective(
         batch_norm_weight, one_hot_weight, adversarial_weight,
         balance_weight: floats; a term with weight 0 is left out (the
             adversarial term is also left out without a student).
+        teacher_out: `None`, or the teacher's outputs on `images` when the
+            caller has them already.
 
     Returns:
         `(loss, logs)` with logs `batch_norm`, `one_hot`, `generator_loss`,
         and `adversarial` / `balance` where those terms are used.
     """
-    teacher_out = teacher(images)
+    if teacher_out is None:
+        teacher_out = teacher(images)
     logits = teacher_out["logits"]
     means, variances = teacher.batch_norm_statistics()
     features = teacher_out["batch_norm_inputs"]
@@ -213,3 +221,44 @@ def dafl_objective(
         loss = loss + activation_weight * activation
         logs["activation"] = activation
     return loss, logs
+
+
+#: What `image_prior_objective` logs.
+IMAGE_PRIOR_LOGS = ("total_variation", "l2")
+
+
+def image_prior_objective(images, total_variation_weight=0.0, l2_weight=0.0):
+    """DeepInversion's image priors: total variation and the l2 norm.
+
+    Formula (`x`: the batch `(N, H, W, C)` as the teacher sees it):
+
+    ```
+    d = [x[:, :, :-1] - x[:, :, 1:],     # along rows
+         x[:, :-1] - x[:, 1:],           # along columns
+         x[:, 1:, :-1] - x[:, :-1, 1:],  # the two diagonals
+         x[:, :-1, :-1] - x[:, 1:, 1:]]
+    tv = sum_k ||d_k||_2            (each norm over the whole batch)
+    L = tv_w * tv + l2_w * ||x||_2
+    ```
+
+    as DeepInversion's code computes its TV-L2 prior (plain, unsquared
+    norms of the whole batch).
+
+    Args:
+        images: the batch, in the teacher's input domain.
+        total_variation_weight, l2_weight: floats.
+
+    Returns:
+        `(loss, {"total_variation": tv, "l2": ||x||_2})`.
+    """
+    x = ops.cast(images, "float32")
+    differences = (
+        x[:, :, :-1] - x[:, :, 1:],
+        x[:, :-1] - x[:, 1:],
+        x[:, 1:, :-1] - x[:, :-1, 1:],
+        x[:, :-1, :-1] - x[:, 1:, 1:],
+    )
+    total_variation = sum(safe_l2_norm(d) for d in differences)
+    l2 = safe_l2_norm(x)
+    loss = total_variation_weight * total_variation + l2_weight * l2
+    return loss, {"total_variation": total_variation, "l2": l2}

@@ -98,6 +98,84 @@ PRESETS = {
             vae_width=16,
         ),
     },
+    "CMI": {
+        # CMI's CIFAR-10 script (scripts/cmi_cifar.sh), the harness's
+        # PyTorch SGD for the student.
+        "cmi_cifar10": dict(
+            batch_size=256,
+            generator_steps=200,
+            generator_learning_rate=1e-3,
+            adversarial_weight=0.5,
+            contrastive_weight=0.8,
+            contrastive_temperature=0.2,
+            student_steps=400,
+            student_batch_size=256,
+            student_optimizer="sgd_l2",
+            student_learning_rate=0.1,
+        ),
+        # NAYER's CPU scaling (synthesis steps / 3, student steps / 10,
+        # student batch / 4, width 16); the bank and its negatives / 4.
+        "cmi_cpu": dict(
+            batch_size=100,
+            generator_steps=67,
+            generator_width=16,
+            bank_size=10240,
+            negatives=1024,
+            student_steps=40,
+            student_batch_size=64,
+        ),
+    },
+    "DeepInversion": {
+        # DeepInversion's CIFAR-10 synthesis (its code and README), the
+        # student of the CIFAR harness NAYER, CMI and Fast compare in.
+        "deep_inversion_cifar10": dict(
+            batch_size=256,
+            generator_steps=2000,
+            generator_learning_rate=0.05,
+            batch_norm_weight=10.0,
+            total_variation_weight=2.5e-5,
+            jitter=2,
+            student_steps=400,
+            student_batch_size=256,
+            student_optimizer="sgd_l2",
+            student_learning_rate=0.1,
+        ),
+        # 10 classes (10 images per class), 28-32 px grey-scale: NAYER's
+        # CPU scaling (synthesis steps / 3, student steps / 10, student
+        # batch / 4).
+        "deep_inversion_cpu": dict(
+            batch_size=100,
+            generator_steps=667,
+            student_steps=40,
+            student_batch_size=64,
+        ),
+    },
+    "Fast": {
+        # Fast-5 on CIFAR (scripts/fast_cifar.sh), the harness's PyTorch
+        # SGD for the student.
+        "fast_cifar10": dict(
+            batch_size=256,
+            generator_steps=5,
+            generator_learning_rate=3e-3,
+            latent_learning_rate=0.01,
+            student_steps=400,
+            student_batch_size=256,
+            student_optimizer="sgd_l2",
+            student_learning_rate=0.2,
+        ),
+        # NAYER's CPU scaling (synthesis steps / 3, student steps / 10,
+        # student batch / 4, width 16, one warm-up round); no projection
+        # reset, whose round depends on the run's length.
+        "fast_cpu": dict(
+            batch_size=100,
+            generator_steps=2,
+            generator_width=16,
+            warmup_rounds=1,
+            projection_reset_round=None,
+            student_steps=40,
+            student_batch_size=64,
+        ),
+    },
     "LargeScale": {
         "large_scale_cifar10": dict(
             batch_size=256,
@@ -143,6 +221,13 @@ _LENET = {
         "pre_dfkd",
         dict(student_steps=10, replay_steps=4, student_optimizer="adam"),
     ),
+    # The baselines NAYER is measured against, with its rows' student.
+    "DeepInversion": (
+        "deep_inversion",
+        dict(student_optimizer="sgd", student_learning_rate=0.1),
+    ),
+    "CMI": ("cmi", dict(student_optimizer="sgd", student_learning_rate=0.1)),
+    "Fast": ("fast", dict(student_optimizer="sgd", student_learning_rate=0.1)),
     # The ensemble size is the benchmark's flag.
     "LargeScale": (
         "large_scale",

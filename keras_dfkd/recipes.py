@@ -162,8 +162,12 @@ def prepare_pair(
     cache_dir,
     teacher_epochs=10,
     seed=0,
+    teacher_seed=None,
 ):
     """The teacher (trained or cached), its real test split and a student.
+
+    `teacher_seed` (default: `seed`) seeds the teacher's recipe, so runs of
+    several seeds can share one teacher.
 
     Returns:
         A dict with `teacher`, `teacher_accuracy`, `student`, `x_test`
@@ -171,7 +175,11 @@ def prepare_pair(
         `seed`, so the same arguments give the same initial student.
     """
     teacher_model, teacher_accuracy, _ = load_or_train_teacher(
-        cache_dir, dataset, teacher, epochs=teacher_epochs, seed=seed
+        cache_dir,
+        dataset,
+        teacher,
+        epochs=teacher_epochs,
+        seed=seed if teacher_seed is None else teacher_seed,
     )
     x_test, y_test = load_data(dataset, "test")
     keras.utils.set_random_seed(seed)
@@ -194,9 +202,9 @@ DEFAULT_CACHE_DIR = os.path.expanduser("~/.keras/keras_dfkd/teachers")
 def define_pair_flags():
     """Defines the absl flags of a teacher/student pair from the recipes.
 
-    `--dataset`, `--teacher`, `--student`, `--teacher_epochs`, `--seed`
-    and `--cache_dir`, shared by the examples and the benchmarks; read
-    them back with `pair_from_flags()`.
+    `--dataset`, `--teacher`, `--student`, `--teacher_epochs`, `--seed`,
+    `--teacher_seed` and `--cache_dir`, shared by the examples and the
+    benchmarks; read them back with `pair_from_flags()`.
     """
     from absl import flags  # Only the examples and benchmarks need it.
 
@@ -205,6 +213,9 @@ def define_pair_flags():
     flags.DEFINE_string("student", "lenet5_half", "Student architecture.")
     flags.DEFINE_integer("teacher_epochs", 10, "Epochs of the teacher recipe.")
     flags.DEFINE_integer("seed", 0, "Seed of the teacher recipe and the run.")
+    flags.DEFINE_integer(
+        "teacher_seed", None, "Seed of the teacher recipe (default: --seed)."
+    )
     flags.DEFINE_string(
         "cache_dir", DEFAULT_CACHE_DIR, "Where trained teachers are cached."
     )
@@ -222,6 +233,7 @@ def pair_from_flags():
         values.cache_dir,
         teacher_epochs=values.teacher_epochs,
         seed=values.seed,
+        teacher_seed=values.teacher_seed,
     )
 
 

@@ -133,8 +133,11 @@ class RoundLoop:
     def _begin_phase(self, plan):
         """Resets, `begin()`s and returns the phase's step count."""
         phase = plan.phase
-        if phase.reset_optimizer:
+        reset = phase.reset_optimizer
+        if reset:
             for group in plan.groups:
+                if reset is not True and group.name not in reset:
+                    continue
                 for j in group.reset_positions:
                     variable = self.optimizer.variables[j]
                     variable.assign(ops.zeros(variable.shape, variable.dtype))

@@ -13,10 +13,13 @@ from keras_dfkd.distiller import DataFreeDistiller
 from keras_dfkd.layers.differentiable_augmentation import (
     DifferentiableAugmentation,
 )
+from keras_dfkd.methods import CMI
 from keras_dfkd.methods import DAFL
 from keras_dfkd.methods import DFAD
 from keras_dfkd.methods import NAYER
 from keras_dfkd.methods import BNStatistics
+from keras_dfkd.methods import DeepInversion
+from keras_dfkd.methods import Fast
 from keras_dfkd.methods import LargeScale
 from keras_dfkd.methods import PreDFKD
 
@@ -130,6 +133,57 @@ TINY_METHODS = {
             noise_dim=64,
             generator_width=4,
             pool_capacity=50,
+            seed=3,
+        ),
+        STANDARDIZED_HALF,
+    ),
+    "cmi": (
+        CMI,
+        dict(
+            batch_size=10,
+            generator_steps=2,
+            latent_dim=8,
+            generator_width=4,
+            bank_size=25,
+            negatives=16,
+            head_dim=8,
+            student_steps=2,
+            student_batch_size=8,
+            warmup_rounds=1,
+            pool_capacity=30,
+            seed=3,
+        ),
+        STANDARDIZED_HALF,
+    ),
+    "deep_inversion": (
+        DeepInversion,
+        dict(
+            batch_size=10,
+            generator_steps=2,
+            adversarial_weight=1.0,
+            total_variation_weight=1e-3,
+            l2_weight=1e-4,
+            flip=True,
+            student_steps=2,
+            student_batch_size=8,
+            warmup_rounds=1,
+            pool_capacity=30,
+            seed=3,
+        ),
+        STANDARDIZED_HALF,
+    ),
+    "fast": (
+        Fast,
+        dict(
+            batch_size=10,
+            generator_steps=2,
+            latent_dim=8,
+            generator_width=4,
+            warmup_rounds=1,
+            projection_reset_round=2,
+            student_steps=2,
+            student_batch_size=8,
+            pool_capacity=30,
             seed=3,
         ),
         STANDARDIZED_HALF,

@@ -41,6 +41,9 @@ CONFIGURATIONS = {
     "large_scale": ("large_scale", dict(generator_rounds=8, joint=False)),
     "nayer": ("nayer", dict(warmup_rounds=2, generator_life=3, noise_dim=16)),
     "pre_dfkd": ("pre_dfkd", {}),
+    "deep_inversion": ("deep_inversion", {}),
+    "fast": ("fast", {}),
+    "cmi": ("cmi", {}),
 }
 
 

@@ -77,3 +77,28 @@ def test_phase_logs_are_tuples_of_names():
     assert phase.logs == ("a", "b")
     with pytest.raises(ValueError, match="`logs`"):
         Phase("p", ("student",), lambda s: (0.0, {}), logs="ab")
+
+
+def test_phase_resets_some_of_its_groups():
+    phase = Phase(
+        "p",
+        ("generator", "head"),
+        lambda s: (0.0, {}),
+        reset_optimizer=["generator"],
+    )
+    assert phase.reset_optimizer == ("generator",)
+    with pytest.raises(ValueError, match=r"names groups \['student'\]"):
+        Phase(
+            "p",
+            ("generator",),
+            lambda s: (0.0, {}),
+            reset_optimizer=("student",),
+        )
+
+
+def test_loss_weights_must_not_be_negative():
+    with pytest.raises(
+        ValueError, match="`entropy_weight` must be a number >= 0"
+    ):
+        keras_dfkd.methods.DAFL(entropy_weight=-1.0)
+    keras_dfkd.methods.DAFL(activation_weight=0.0)  # A term left out.

@@ -37,7 +37,17 @@ class Crash(keras.callbacks.Callback):
             raise RuntimeError("simulated crash")
 
 
-METHODS = ["dafl", "dfad", "bn_statistics", "large_scale", "nayer", "pre_dfkd"]
+METHODS = [
+    "dafl",
+    "dfad",
+    "bn_statistics",
+    "large_scale",
+    "nayer",
+    "pre_dfkd",
+    "deep_inversion",
+    "cmi",
+    "fast",
+]
 
 
 @pytest.mark.parametrize("method_name", METHODS)

@@ -2,6 +2,16 @@
 
 import numbers
 
+from keras import ops
+
+
+def safe_l2_norm(x):
+    """L2 norm of a tensor with a finite (zero) gradient at the origin."""
+    squared = ops.sum(ops.square(x))
+    positive = squared > 0.0
+    safe = ops.where(positive, squared, ops.ones_like(squared))
+    return ops.where(positive, ops.sqrt(safe), ops.zeros_like(squared))
+
 
 def validate_temperature(temperature):
     """Returns `temperature` as a float, or raises a `ValueError`."""

@@ -7,14 +7,7 @@ from keras import ops
 
 from keras_dfkd import backend
 from keras_dfkd.api_export import keras_dfkd_export
-
-
-def _safe_l2_norm(x):
-    """L2 norm of a vector with a finite (zero) gradient at the origin."""
-    squared = ops.sum(ops.square(x))
-    positive = squared > 0.0
-    safe = ops.where(positive, squared, ops.ones_like(squared))
-    return ops.where(positive, ops.sqrt(safe), ops.zeros_like(squared))
+from keras_dfkd.losses._utils import safe_l2_norm
 
 
 def _moments(features):
@@ -39,7 +32,7 @@ def _moments(features):
 def _statistics_distance(mean, variance, moving_mean, moving_variance):
     moving_mean = ops.cast(moving_mean, "float32")
     moving_variance = ops.cast(moving_variance, "float32")
-    return _safe_l2_norm(moving_variance - variance) + _safe_l2_norm(
+    return safe_l2_norm(moving_variance - variance) + safe_l2_norm(
         moving_mean - mean
     )
 

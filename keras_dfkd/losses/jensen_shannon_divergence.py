@@ -9,28 +9,40 @@ from keras_dfkd.losses._utils import validate_temperature
 from keras_dfkd.losses.loss_function_wrapper import LossFunctionWrapper
 
 
-def clamped_reverse_js(teacher_logits, student_logits, temperature):
-    """PRE-DFKD's Jensen-Shannon term, as its reference code computes it.
+def clamped_reverse_js(
+    teacher_logits, student_logits, temperature, reduction="mean"
+):
+    """The clamped Jensen-Shannon term of DeepInversion's and PRE-DFKD's code.
 
     ```python
     P = clip(softmax(t / T), 0.01, 0.99); Q = clip(softmax(s / T), ...)
     M = clip((P + Q) / 2, 0.01, 0.99)
-    js = 0.5 * mean(M * (log M - log P)) + 0.5 * mean(M * (log M - log Q))
+    js = 0.5 * r(M * (log M - log P)) + 0.5 * r(M * (log M - log Q))
     ```
 
-    The mean runs over all `N * K` entries and each KL points from `M`
-    (PyTorch's `KLDivLoss(log P, M)`), unlike the textbook divergence of
-    `keras_dfkd.losses.jensen_shannon_divergence`.
+    Each KL points from `M` (PyTorch's `KLDivLoss(log P, M)`), unlike the
+    textbook divergence of `keras_dfkd.losses.jensen_shannon_divergence`.
+    `r` is `reduction`: `"mean"` over all `N * K` entries (PRE-DFKD's
+    `KLDivLoss()` default) or `"batchmean"`, the sum over them divided by
+    `N` (DeepInversion's competition term).
     """
+    if reduction not in ("mean", "batchmean"):
+        raise ValueError(
+            "`reduction` must be 'mean' or 'batchmean'; received "
+            f"{reduction!r}."
+        )
     teacher_logits = ops.cast(teacher_logits, "float32")
     student_logits = ops.cast(student_logits, "float32")
     p = ops.clip(ops.softmax(teacher_logits / temperature), 0.01, 0.99)
     q = ops.clip(ops.softmax(student_logits / temperature), 0.01, 0.99)
     m = ops.clip((p + q) / 2.0, 0.01, 0.99)
     log_m = ops.log(m)
-    return 0.5 * ops.mean(m * (log_m - ops.log(p))) + 0.5 * ops.mean(
+    js = 0.5 * ops.mean(m * (log_m - ops.log(p))) + 0.5 * ops.mean(
         m * (log_m - ops.log(q))
     )
+    if reduction == "batchmean":
+        js = js * teacher_logits.shape[-1]
+    return js
 
 
 @keras_dfkd_export("keras_dfkd.losses.jensen_shannon_divergence")

@@ -3,12 +3,16 @@
 from keras_dfkd import presets
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.methods.bn_statistics import BNStatistics
+from keras_dfkd.methods.cmi import CMI
 from keras_dfkd.methods.dafl import DAFL
+from keras_dfkd.methods.deep_inversion import DeepInversion
 from keras_dfkd.methods.dfad import DFAD
+from keras_dfkd.methods.fast import Fast
 from keras_dfkd.methods.large_scale import LargeScale
 from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.nayer import NAYER
 from keras_dfkd.methods.phase import Phase
+from keras_dfkd.methods.pooled_synthesis import PooledSynthesis
 from keras_dfkd.methods.pre_dfkd import PreDFKD
 
 _METHODS = {
@@ -18,6 +22,9 @@ _METHODS = {
     "nayer": NAYER,
     "pre_dfkd": PreDFKD,
     "large_scale": LargeScale,
+    "deep_inversion": DeepInversion,
+    "fast": Fast,
+    "cmi": CMI,
 }
 
 
@@ -66,12 +73,16 @@ def from_preset(preset, **overrides):
 
 __all__ = [
     "BNStatistics",
+    "CMI",
     "DAFL",
     "DFAD",
+    "DeepInversion",
+    "Fast",
     "LargeScale",
     "Method",
     "NAYER",
     "Phase",
+    "PooledSynthesis",
     "PreDFKD",
     "from_preset",
     "get",

@@ -2,28 +2,20 @@
 
 from keras import ops
 
-from keras_dfkd import losses
 from keras_dfkd import objectives
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.generators.nayer_generator import NAYERGenerator
-from keras_dfkd.layers.best_batch import BestBatch
-from keras_dfkd.layers.differentiable_augmentation import (
-    DifferentiableAugmentation,
-)
-from keras_dfkd.layers.to_input_range import ToInputRange
-from keras_dfkd.methods.method import Method
-from keras_dfkd.methods.phase import Phase
+from keras_dfkd.methods.pooled_synthesis import PooledSynthesis
+from keras_dfkd.methods.pooled_synthesis import check_augmentation
 from keras_dfkd.optimizers import generator_adam
 from keras_dfkd.presets import PRESETS
-from keras_dfkd.replay.image_pool import ImagePool
-from keras_dfkd.utils.arguments import derived_seed
 from keras_dfkd.utils.arguments import deserialize_layer
 from keras_dfkd.utils.text_encoding import check_label_source
 from keras_dfkd.utils.text_encoding import label_embedding_table
 
 
 @keras_dfkd_export("keras_dfkd.methods.NAYER")
-class NAYER(Method):
+class NAYER(PooledSynthesis):
     """NAYER: label-text embeddings through a noisy layer, and an image pool.
 
     The generator's input is the frozen text embedding of each class name
@@ -45,9 +37,9 @@ class NAYER(Method):
         x ~ pool;  L_S = KL(softmax(T(x')/tau) || softmax(S(x')/tau)) tau^2
     ```
 
-    with `x' = norm(aug(x))`. The pool (`keras_dfkd.replay.ImagePool`) is
-    held in the model's variables, so it is written and sampled inside the
-    compiled step and saved with checkpoints.
+    with `x' = norm(aug(x))`: the round of
+    `keras_dfkd.methods.PooledSynthesis`, whose pool
+    (`keras_dfkd.replay.ImagePool`) is held in the model's variables.
 
     The defaults are NAYER's CIFAR-10 settings mapped to rounds (one round
     = one of NAYER's synthesis loops): 200 student steps per round are its
@@ -126,8 +118,8 @@ class NAYER(Method):
         - [Tran et al., NAYER, CVPR 2024](https://arxiv.org/abs/2310.00258)
     """
 
-    requires_batch_norm = True
     presets = PRESETS["NAYER"]
+    synthesis_logs = (*objectives.BATCH_NORM_LOGS, "adversarial")
 
     paper_student_learning_rate = 0.2
 
@@ -168,14 +160,7 @@ class NAYER(Method):
             class_names, label_embeddings
         )
         augmentation = deserialize_layer(augmentation)
-        if isinstance(augmentation, str) and augmentation not in (
-            "auto",
-            "crop",
-        ):
-            raise ValueError(
-                "`augmentation` must be 'auto', 'crop', None or a layer; "
-                f"received {augmentation!r}."
-            )
+        check_augmentation(augmentation)
         self.store_arguments(
             locals(),
             positive=(
@@ -192,12 +177,6 @@ class NAYER(Method):
 
     def build_synthesizer(self, teacher, student):
         table = self._embedding_table()
-        # The generator and the pool hold pixels in [0, 1]; the teacher
-        # and the student see them mapped into the teacher's domain.
-        self.to_input_range = ToInputRange(
-            self.input_range, name="to_input_range"
-        )
-        self.to_input_range.build((None,) + self.image_shape)
         self.generator = NAYERGenerator(
             self.image_shape,
             num_classes=self.num_classes,
@@ -209,30 +188,7 @@ class NAYER(Method):
             name="generator",
         )
         self.generator.build()
-        self.batch_norm_loss = losses.BatchNormStatisticsLoss(
-            momentum=self.batch_norm_momentum, name="batch_norm_loss"
-        )
-        self.batch_norm_loss.build(teacher.batch_norm_input_shapes)
-        self.pool = ImagePool(
-            self.pool_capacity,
-            self.image_shape,
-            storage_dtype=self.pool_dtype,
-            policy=self.pool_policy,
-            seed=derived_seed(self.seed, 1),
-            name="pool",
-        )
-        augmentation = self.augmentation
-        if augmentation in ("auto", "crop"):
-            augmentation = DifferentiableAugmentation(
-                padding=max(1, self.image_shape[0] // 8),
-                flip=augmentation == "auto",
-                seed=derived_seed(self.seed, 2),
-                name="augmentation",
-            )
-        self.set_augmentation(augmentation)
-        self.add_round_counter()
-        self.best = BestBatch(self.image_shape, self.batch_size, name="best")
-        self.best.build()
+        self.build_pool()
 
     def _embedding_table(self):
         table = label_embedding_table(
@@ -247,76 +203,23 @@ class NAYER(Method):
             self.label_embeddings = table
         return table
 
-    @property
-    def replay(self):
-        """The method's `ImagePool` (built by `setup`)."""
-        return getattr(self, "pool", None)
-
     def default_optimizers(self):
         return {
             "generator": generator_adam(self.generator_learning_rate),
-            "student": self.student_optimizer_instance(
-                self.decay_rounds, self.min_student_learning_rate
-            ),
+            "student": self.default_student_optimizer(),
         }
 
-    # Schedule.
-
-    @property
-    def phases(self):
-        return [
-            Phase.generator(
-                self._generator_loss,
-                repeats=self.generator_steps,
-                begin=self._begin_synthesis,
-                end=self._end_synthesis,
-                reset_optimizer=True,
-                logs=(
-                    *objectives.BATCH_NORM_LOGS,
-                    "adversarial",
-                    "generator_loss",
-                    "best_loss",
-                ),
-                gauges=("pool_images", "pool_bytes"),
-            ),
-            Phase.student(
-                self._student_loss,
-                self.student_steps,
-                when=self._warm if self.warmup_rounds > 0 else None,
-            ),
-        ]
-
-    @property
-    def first_student_round(self):
-        return self.warmup_rounds
-
-    def _warm(self):
-        """Whether the warm-up is over (a scalar bool tensor)."""
-        return ops.greater_equal(self.rounds, self.warmup_rounds)
-
-    def _begin_synthesis(self):
+    def new_batch(self):
         if self.generator_life is not None:
             self.generator.recreate(
                 self.seed_generator,
                 ops.equal(ops.mod(self.rounds, self.generator_life), 0),
             )
         self.generator.reinitialize_noise(self.seed_generator)
-        self.best.reset()
-
-    def _end_synthesis(self):
-        self.pool.add(self.best.images)
-        self.batch_norm_loss.update_ema()
-        pool_images = ops.cast(self.pool.size(), "float32")
-        return {
-            "best_loss": self.best.loss.value,
-            "pool_images": pool_images,
-            "pool_bytes": pool_images
-            * (self.pool.memory_bytes / self.pool_capacity),
-        }
 
     # Losses.
 
-    def _generator_loss(self, student):
+    def synthesis_loss(self, student):
         labels = self.generator.ordered_labels()
         images = self.generator(labels, training=True)
         loss, logs = objectives.batch_norm_objective(
@@ -326,34 +229,16 @@ class NAYER(Method):
             labels=labels,
             student=student,
             adversarial="masked_kl",
-            adversarial_scale=ops.cast(self._warm(), "float32"),
+            adversarial_scale=ops.cast(self.warm(), "float32"),
             batch_norm_weight=self.batch_norm_weight,
             one_hot_weight=self.one_hot_weight,
             adversarial_weight=self.adversarial_weight,
         )
-        # Scored before the step that follows, as NAYER does.
-        self.best.update(images, loss)
-        return loss, logs
+        return images, loss, logs
 
-    def _student_loss(self, student):
-        images = self.pool.sample(self.student_batch_size)
-        inputs = self.to_input_range(self.augment(images))
-        return self.distillation_loss(
-            inputs, student, temperature=self.temperature
-        )
-
-    def generate(self, batch_size, training=False):
-        """Images from the pool (the student's data), in the teacher's domain.
-
-        Before the first round, with an empty pool, the generator's own
-        images (class-ordered labels).
-        """
-        if int(ops.convert_to_numpy(self.pool.size())) == 0:
-            labels = self.generator.ordered_labels()
-            repeats = -(-batch_size // self.batch_size)
-            images = ops.concatenate(
-                [self.generator(labels, training=training)] * repeats
-            )[:batch_size]
-        else:
-            images = self.pool.sample(batch_size)
-        return self.to_input_range(images)
+    def first_batch(self, batch_size, training=False):
+        labels = self.generator.ordered_labels()
+        repeats = -(-batch_size // self.batch_size)
+        return ops.concatenate(
+            [self.generator(labels, training=training)] * repeats
+        )[:batch_size]

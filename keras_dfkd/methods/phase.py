@@ -46,8 +46,9 @@ class Phase:
             `None`.
         end: `None` or a callable `() -> dict or None` run after the last
             step; it may return scalars to log. Defaults to `None`.
-        reset_optimizer: bool. Zero the groups' optimizer slots and
-            iteration counts before `begin`, as if fresh optimizers were
+        reset_optimizer: bool, or a tuple of some of `groups`. Zero the
+            optimizer slots and iteration counts of the groups (`True`:
+            all of them) before `begin`, as if fresh optimizers were
             created (NAYER's per-batch Adam). Defaults to `False`.
         logs: tuple of str. The names `loss` and `end` log, reported as
             running means over the epoch. Defaults to `()`.
@@ -62,7 +63,7 @@ class Phase:
     when: Optional[Callable] = None
     begin: Optional[Callable] = None
     end: Optional[Callable] = None
-    reset_optimizer: bool = False
+    reset_optimizer: object = False
     logs: tuple = ()
     gauges: tuple = ()
 
@@ -79,6 +80,17 @@ class Phase:
                     f"names such as {example}; received {value!r}."
                 )
             object.__setattr__(self, field, tuple(value))
+        reset = self.reset_optimizer
+        if not isinstance(reset, bool):
+            reset = tuple(reset)
+            unknown = sorted(set(reset) - set(self.groups))
+            if unknown:
+                raise ValueError(
+                    f"Phase {self.name!r}: `reset_optimizer` names groups "
+                    f"{unknown} that the phase does not train "
+                    f"({self.groups})."
+                )
+            object.__setattr__(self, "reset_optimizer", reset)
         if (
             not isinstance(self.repeats, int)
             or isinstance(self.repeats, bool)

@@ -18,15 +18,18 @@ def check_hyperparameters(config, owner):
     """Refuses non-positive temperatures and learning rates in a config.
 
     Every `*temperature` and `*learning_rate` entry must be a positive
-    number (`min_*` ones and `*weight_decay` may be 0): a temperature of
-    0 divides by zero and a negative learning rate climbs the loss.
+    number (`min_*` ones, `*weight_decay` and loss weights `*_weight` may
+    be 0): a temperature of 0 divides by zero, a negative learning rate
+    climbs the loss and a negative loss weight turns its term around.
     """
     for name, value in config.items():
         if value is None or not name.endswith(
-            ("temperature", "learning_rate", "weight_decay")
+            ("temperature", "learning_rate", "weight_decay", "_weight")
         ):
             continue
-        floor_allowed = name.startswith("min_") or name.endswith("decay")
+        floor_allowed = name.startswith("min_") or name.endswith(
+            ("decay", "_weight")
+        )
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not number or value < 0 or (value == 0 and not floor_allowed):
             bound = ">= 0" if floor_allowed else "> 0"
