@@ -46,6 +46,16 @@ def test_none_only_where_it_is_the_default():
         Owner(steps=None)
 
 
+def test_none_where_the_docstring_offers_it():
+    # NAYER's `generator_life=None` (never re-initialise) is not its default.
+    nayer = keras_dfkd.methods.NAYER(
+        label_embeddings="one_hot", generator_life=None
+    )
+    assert nayer.get_config()["generator_life"] is None
+    with pytest.raises(ValueError, match="`generator_life`"):
+        keras_dfkd.methods.NAYER(label_embeddings="one_hot", generator_life=0)
+
+
 def test_method_config_round_trips_every_argument():
     method = keras_dfkd.methods.DFAD(batch_size=16, student_steps=3, seed=4)
     config = method.get_config()

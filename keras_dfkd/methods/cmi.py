@@ -316,17 +316,8 @@ class CMI(PooledSynthesis):
         global_view = self.to_input_range(self.augment(images))
         local_view = self.to_input_range(self.local_view(images, training=True))
         teacher_out = self.teacher(global_view)
-        loss, logs = objectives.batch_norm_objective(
-            self.teacher,
-            global_view,
-            self.batch_norm_loss,
-            labels=self.labels.value,
-            student=student,
-            adversarial="masked_kl",
-            batch_norm_weight=self.batch_norm_weight,
-            one_hot_weight=self.one_hot_weight,
-            adversarial_weight=self.adversarial_weight,
-            teacher_out=teacher_out,
+        loss, logs = self.teacher_objective(
+            global_view, self.labels.value, student, teacher_out=teacher_out
         )
         global_features = instance_means(teacher_out["batch_norm_inputs"])
         local_features = instance_means(
@@ -354,10 +345,8 @@ class CMI(PooledSynthesis):
     def end_batch(self):
         self.bank.add(self.best_features.images.value)
 
-    def first_batch(self, batch_size, training=False):
-        repeats = -(-batch_size // self.batch_size)
-        images = self.generator(self.latent.value, training=training)
-        return ops.concatenate([images] * repeats)[:batch_size]
+    def current_images(self, training=False):
+        return self.generator(self.latent.value, training=training)
 
 
 def _reinitialize(generator, seed):

@@ -196,16 +196,8 @@ class DeepInversion(PooledSynthesis):
         labels = ops.mod(
             ops.arange(self.batch_size, dtype="int32"), self.num_classes
         )
-        loss, logs = objectives.batch_norm_objective(
-            self.teacher,
-            inputs,
-            self.batch_norm_loss,
-            labels=labels,
-            student=student,
-            adversarial="clamped_js",
-            batch_norm_weight=self.batch_norm_weight,
-            one_hot_weight=self.one_hot_weight,
-            adversarial_weight=self.adversarial_weight,
+        loss, logs = self.teacher_objective(
+            inputs, labels, student, adversarial="clamped_js"
         )
         priors, prior_logs = objectives.image_prior_objective(
             inputs, self.total_variation_weight, self.l2_weight
@@ -214,6 +206,5 @@ class DeepInversion(PooledSynthesis):
         logs.update(prior_logs, generator_loss=loss)
         return pixels, loss, logs
 
-    def first_batch(self, batch_size, training=False):
-        repeats = -(-batch_size // self.batch_size)
-        return ops.concatenate([self.generator.pixels()] * repeats)[:batch_size]
+    def current_images(self, training=False):
+        return self.generator.pixels()

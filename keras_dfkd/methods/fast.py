@@ -248,17 +248,11 @@ class Fast(PooledSynthesis):
     def synthesis_loss(self, student):
         images = self.generator(self.latent.value, training=True)
         labels = self.labels.value
-        loss, logs = objectives.batch_norm_objective(
-            self.teacher,
+        loss, logs = self.teacher_objective(
             self.to_input_range(self.augment(images)),
-            self.batch_norm_loss,
-            labels=labels,
-            student=student,
-            adversarial="masked_kl",
+            labels,
+            student,
             adversarial_scale=ops.cast(self.warm(), "float32"),
-            batch_norm_weight=self.batch_norm_weight,
-            one_hot_weight=self.one_hot_weight,
-            adversarial_weight=self.adversarial_weight,
         )
         return images, loss, logs
 
@@ -274,7 +268,5 @@ class Fast(PooledSynthesis):
             loss = loss + ops.sum(ops.stop_gradient(step) * meta.value)
         return loss, {}
 
-    def first_batch(self, batch_size, training=False):
-        repeats = -(-batch_size // self.batch_size)
-        images = self.generator(self.latent.value, training=training)
-        return ops.concatenate([images] * repeats)[:batch_size]
+    def current_images(self, training=False):
+        return self.generator(self.latent.value, training=training)

@@ -119,15 +119,22 @@ class Method(keras.layers.Layer):
         self.rounds = None
         self._augmentation = None
 
-    def store_arguments(self, values, positive=(), non_negative=(), **replaced):
+    def store_arguments(
+        self, values, positive=(), non_negative=(), optional=(), **replaced
+    ):
         """Checks the constructor's arguments and keeps each as an attribute.
 
         Call it at the end of `__init__` with `locals()`; see
-        `keras_dfkd.utils.arguments.store_arguments`. A `student_optimizer`
-        argument is checked too.
+        `keras_dfkd.utils.arguments.store_arguments`. The names in
+        `optional` (and `decay_rounds`) may also be `None` (`decay_rounds`
+        also `"fit"`). A `student_optimizer` argument is checked too.
         """
-        if values.get("decay_rounds") in (None, "fit"):
-            positive = tuple(n for n in positive if n != "decay_rounds")
+        optional = (*optional, "decay_rounds")
+        positive = tuple(
+            n
+            for n in positive
+            if not (n in optional and values.get(n) in (None, "fit"))
+        )
         store_arguments(self, values, positive, non_negative, **replaced)
         if hasattr(self, "student_optimizer"):
             check_student_optimizer(self.student_optimizer)

@@ -171,6 +171,7 @@ class NAYER(PooledSynthesis):
                 "decay_rounds",
             ),
             non_negative=("warmup_rounds",),
+            optional=("generator_life",),
         )
 
     # Synthesiser.
@@ -222,23 +223,14 @@ class NAYER(PooledSynthesis):
     def synthesis_loss(self, student):
         labels = self.generator.ordered_labels()
         images = self.generator(labels, training=True)
-        loss, logs = objectives.batch_norm_objective(
-            self.teacher,
+        loss, logs = self.teacher_objective(
             self.to_input_range(self.augment(images)),
-            self.batch_norm_loss,
-            labels=labels,
-            student=student,
-            adversarial="masked_kl",
+            labels,
+            student,
             adversarial_scale=ops.cast(self.warm(), "float32"),
-            batch_norm_weight=self.batch_norm_weight,
-            one_hot_weight=self.one_hot_weight,
-            adversarial_weight=self.adversarial_weight,
         )
         return images, loss, logs
 
-    def first_batch(self, batch_size, training=False):
+    def current_images(self, training=False):
         labels = self.generator.ordered_labels()
-        repeats = -(-batch_size // self.batch_size)
-        return ops.concatenate(
-            [self.generator(labels, training=training)] * repeats
-        )[:batch_size]
+        return self.generator(labels, training=training)

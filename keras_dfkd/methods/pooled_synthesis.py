@@ -3,6 +3,7 @@
 from keras import ops
 
 from keras_dfkd import losses
+from keras_dfkd import objectives
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.layers.best_batch import BestBatch
 from keras_dfkd.layers.differentiable_augmentation import (
@@ -64,7 +65,10 @@ class PooledSynthesis(Method):
       `self.build_pool()`;
     - `new_batch()`: re-initialise the synthesiser for a new batch;
     - `synthesis_loss(student)`: `(images, loss, logs)` of one step, the
-      images in pixels, the logs named in `synthesis_logs`;
+      images in pixels, the logs named in `synthesis_logs` (most add
+      their own terms to `teacher_objective`);
+    - `current_images(training)`: the synthesiser's current batch, in
+      pixels;
     - `default_optimizers()`.
     """
 
@@ -202,18 +206,39 @@ class PooledSynthesis(Method):
             self.decay_rounds, self.min_student_learning_rate
         )
 
-    def first_batch(self, batch_size, training=False):
-        """Images for `generate` before the first round: the subclass's."""
+    def current_images(self, training=False):
         raise NotImplementedError
+
+    def teacher_objective(self, inputs, labels, student, **options):
+        """The BN-statistics objective at the method's own weights.
+
+        `objectives.batch_norm_objective` on `inputs` (in the teacher's
+        domain) with the method's `batch_norm_weight`, `one_hot_weight`
+        and `adversarial_weight`; `options` (`adversarial`,
+        `adversarial_scale`, `teacher_out`) pass through.
+        """
+        return objectives.batch_norm_objective(
+            self.teacher,
+            inputs,
+            self.batch_norm_loss,
+            labels=labels,
+            student=student,
+            batch_norm_weight=self.batch_norm_weight,
+            one_hot_weight=self.one_hot_weight,
+            adversarial_weight=self.adversarial_weight,
+            **options,
+        )
 
     def generate(self, batch_size, training=False):
         """Images from the pool (the student's data), in the teacher's domain.
 
-        Before the first round, with an empty pool, the synthesiser's own
-        images (`first_batch`).
+        Before the first round, with an empty pool, the synthesiser's
+        current batch, repeated up to `batch_size`.
         """
         if int(ops.convert_to_numpy(self.pool.size())) == 0:
-            images = self.first_batch(batch_size, training)
+            repeats = -(-batch_size // self.batch_size)
+            images = self.current_images(training)
+            images = ops.concatenate([images] * repeats)[:batch_size]
         else:
             images = self.pool.sample(batch_size)
         return self.to_input_range(images)
