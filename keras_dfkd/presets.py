@@ -215,8 +215,8 @@ _LENET = {
         "nayer",
         dict(student_optimizer="sgd", student_learning_rate=0.1),
     ),
-    # The code's iteration: 10 student and 4 VAE steps per generator step
-    # (on Fashion-MNIST 0.64 after 300 rounds against 0.58 at 5 and 2).
+    # The reference code's iteration: 10 student and 4 VAE steps per
+    # generator step.
     "PreDFKD": (
         "pre_dfkd",
         dict(student_steps=10, replay_steps=4, student_optimizer="adam"),
