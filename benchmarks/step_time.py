@@ -40,7 +40,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
 
 from absl import app
 from absl import flags
@@ -50,6 +49,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from device_info import device_name  # noqa: E402
+from round_timer import RoundTimer  # noqa: E402
 
 import keras_dfkd  # noqa: E402
 
@@ -65,28 +65,23 @@ PRESETS = {
         synthesis_extra=2,
         kd_extra=20,
     ),
-    "nayer_cifar_step_100": dict(
-        teacher="resnet34",
-        student="resnet18",
-        image_shape=(32, 32, 3),
-        batch_size=100,
-        student_batch_size=256,
-        generator_width=64,
-        noise_dim=1000,
-        synthesis_extra=1,
-        kd_extra=3,
-    ),
-    "nayer_cifar_step_400": dict(
-        teacher="resnet34",
-        student="resnet18",
-        image_shape=(32, 32, 3),
-        batch_size=400,
-        student_batch_size=512,
-        generator_width=64,
-        noise_dim=1000,
-        synthesis_extra=1,
-        kd_extra=2,
-    ),
+    **{
+        f"nayer_cifar_step_{batch_size}": dict(
+            teacher="resnet34",
+            student="resnet18",
+            image_shape=(32, 32, 3),
+            batch_size=batch_size,
+            student_batch_size=student_batch_size,
+            generator_width=64,
+            noise_dim=1000,
+            synthesis_extra=1,
+            kd_extra=kd_extra,
+        )
+        for batch_size, student_batch_size, kd_extra in (
+            (100, 256, 3),
+            (400, 512, 2),
+        )
+    },
 }
 #: NAYER's paper step counts per round, for `--defaults_check`.
 PAPER_STEPS = (30, 200)
@@ -103,22 +98,6 @@ flags.DEFINE_string("output", None, "Where to write the JSON result.")
 flags.DEFINE_string(
     "_steps", None, "Internal: 'generator_steps,kd_steps,rounds' of a worker."
 )
-
-
-class RoundTimer(keras.callbacks.Callback):
-    """Wall-clock seconds of every round (one `train_step` per batch)."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        # Not async-safe: Keras hands over logs as numbers, so the round
-        # has finished on JAX's asynchronous dispatch too.
-        self.seconds.append(time.perf_counter() - self._start)
 
 
 def worker(generator_steps, kd_steps, rounds):

@@ -22,7 +22,6 @@ import platform
 import resource
 import statistics
 import sys
-import time
 
 from absl import app
 from absl import flags
@@ -31,6 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import keras  # noqa: E402
 from device_info import device_name  # noqa: E402
+from round_timer import RoundTimer  # noqa: E402
 
 import keras_dfkd  # noqa: E402
 
@@ -52,20 +52,6 @@ flags.DEFINE_enum(
     "XLA for the step (`compile(jit_compile=...)`); JAX always compiles.",
 )
 flags.DEFINE_string("output", None, "Where to write the JSON result.")
-
-
-class RoundTimer(keras.callbacks.Callback):
-    """Wall-clock seconds of every round (one `train_step` per batch)."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
 
 
 def main(argv):
