@@ -17,7 +17,6 @@ from keras_dfkd.methods.pooled_synthesis import check_augmentation
 from keras_dfkd.optimizers import generator_adam
 from keras_dfkd.presets import PRESETS
 from keras_dfkd.utils.arguments import derived_seed
-from keras_dfkd.utils.arguments import deserialize_layer
 
 #: A logit no softmax can pick: a negative the bank does not hold yet.
 _MISSING_LOGIT = -1e9
@@ -208,8 +207,7 @@ class CMI(PooledSynthesis):
         **kwargs,
     ):
         super().__init__(batch_size=batch_size, seed=seed, **kwargs)
-        augmentation = deserialize_layer(augmentation)
-        check_augmentation(augmentation)
+        augmentation = check_augmentation(augmentation)
         if isinstance(negatives, int) and isinstance(bank_size, int):
             if negatives > bank_size:
                 raise ValueError(

@@ -13,7 +13,6 @@ from keras_dfkd.methods.pooled_synthesis import PooledSynthesis
 from keras_dfkd.methods.pooled_synthesis import check_augmentation
 from keras_dfkd.presets import PRESETS
 from keras_dfkd.utils.arguments import derived_seed
-from keras_dfkd.utils.arguments import deserialize_layer
 
 
 @keras_dfkd_export("keras_dfkd.methods.DeepInversion")
@@ -146,8 +145,7 @@ class DeepInversion(PooledSynthesis):
         **kwargs,
     ):
         super().__init__(batch_size=batch_size, seed=seed, **kwargs)
-        augmentation = deserialize_layer(augmentation)
-        check_augmentation(augmentation)
+        augmentation = check_augmentation(augmentation)
         if flip not in (True, False):
             raise ValueError(f"`flip` must be a bool; received {flip!r}.")
         self.store_arguments(

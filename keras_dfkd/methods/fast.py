@@ -12,7 +12,6 @@ from keras_dfkd.methods.pooled_synthesis import check_augmentation
 from keras_dfkd.optimizers import generator_adam
 from keras_dfkd.presets import PRESETS
 from keras_dfkd.utils.arguments import check_int
-from keras_dfkd.utils.arguments import deserialize_layer
 
 #: Reptile's scale of the meta gradient `G - G'` in Fast's code.
 REPTILE_SCALE = 67.0
@@ -139,8 +138,7 @@ class Fast(PooledSynthesis):
         **kwargs,
     ):
         super().__init__(batch_size=batch_size, seed=seed, **kwargs)
-        augmentation = deserialize_layer(augmentation)
-        check_augmentation(augmentation)
+        augmentation = check_augmentation(augmentation)
         if projection_reset_round is not None:
             check_int("projection_reset_round", projection_reset_round)
         self.store_arguments(

@@ -9,7 +9,6 @@ from keras_dfkd.methods.pooled_synthesis import PooledSynthesis
 from keras_dfkd.methods.pooled_synthesis import check_augmentation
 from keras_dfkd.optimizers import generator_adam
 from keras_dfkd.presets import PRESETS
-from keras_dfkd.utils.arguments import deserialize_layer
 from keras_dfkd.utils.text_encoding import check_label_source
 from keras_dfkd.utils.text_encoding import label_embedding_table
 
@@ -159,8 +158,7 @@ class NAYER(PooledSynthesis):
         class_names, label_embeddings = check_label_source(
             class_names, label_embeddings
         )
-        augmentation = deserialize_layer(augmentation)
-        check_augmentation(augmentation)
+        augmentation = check_augmentation(augmentation)
         self.store_arguments(
             locals(),
             positive=(

@@ -14,18 +14,25 @@ from keras_dfkd.methods.method import Method
 from keras_dfkd.methods.phase import Phase
 from keras_dfkd.replay.image_pool import ImagePool
 from keras_dfkd.utils.arguments import derived_seed
+from keras_dfkd.utils.arguments import deserialize_layer
 
 #: The strings an `augmentation` argument takes besides a layer or `None`.
 AUGMENTATIONS = ("auto", "crop")
 
 
 def check_augmentation(augmentation):
-    """Raises a clear `ValueError` for an unknown augmentation name."""
+    """The `augmentation` argument, its layer config deserialized.
+
+    Raises:
+        ValueError: for an unknown augmentation name.
+    """
+    augmentation = deserialize_layer(augmentation)
     if isinstance(augmentation, str) and augmentation not in AUGMENTATIONS:
         raise ValueError(
             "`augmentation` must be 'auto', 'crop', None or a layer; "
             f"received {augmentation!r}."
         )
+    return augmentation
 
 
 @keras_dfkd_export("keras_dfkd.methods.PooledSynthesis")
