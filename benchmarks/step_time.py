@@ -52,6 +52,7 @@ from device_info import device_name  # noqa: E402
 from round_timer import RoundTimer  # noqa: E402
 
 import keras_dfkd  # noqa: E402
+from keras_dfkd.backend import keras_shims  # noqa: E402
 
 PRESETS = {
     "nayer_mnist_step": dict(
@@ -103,7 +104,7 @@ flags.DEFINE_string(
 def worker(generator_steps, kd_steps, rounds):
     """Runs `rounds` rounds of one configuration; returns its timings."""
     config = PRESETS[FLAGS.preset]
-    keras.utils.set_random_seed(0)
+    keras_shims.set_random_seed(0)  # On JAX, without loading TensorFlow.
     shape = config["image_shape"]
     teacher = keras_dfkd.models.get(config["teacher"], 10, shape)
     student = keras_dfkd.models.get(config["student"], 10, shape)

@@ -33,6 +33,7 @@ from device_info import device_name  # noqa: E402
 from round_timer import RoundTimer  # noqa: E402
 
 import keras_dfkd  # noqa: E402
+from keras_dfkd.backend import keras_shims  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("teacher", "resnet34", "Teacher architecture.")
@@ -56,7 +57,7 @@ flags.DEFINE_string("output", None, "Where to write the JSON result.")
 
 def main(argv):
     del argv
-    keras.utils.set_random_seed(0)
+    keras_shims.set_random_seed(0)  # On JAX, without loading TensorFlow.
     shape = (FLAGS.image_size, FLAGS.image_size, FLAGS.channels)
     teacher = keras_dfkd.models.get(FLAGS.teacher, FLAGS.num_classes, shape)
     student = keras_dfkd.models.get(FLAGS.student, FLAGS.num_classes, shape)

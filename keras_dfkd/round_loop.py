@@ -8,10 +8,15 @@ says how to run code that may assign variables, how to take one gradient
 step of a phase, and how to repeat one, through a round state object:
 
 ```
-state.run(fn)            # fn() with the model's current variables
-state.step(plan)         # one gradient step of plan.phase; its logs
-state.loop(plan, n)      # n steps (n: int or scalar tensor); last logs
+state.run(key, fn, *args)  # fn(*args) with the model's current variables
+state.count(n)             # a step count as the backend loops over it
+state.step(plan)           # one gradient step of plan.phase; its logs
+state.loop(plan, n)        # n steps (n: int or scalar tensor); last logs
 ```
+
+`key` names the hook, the same in every round, and `args` are tensors:
+a backend that compiles each piece of the round on its own (JAX on CPU)
+compiles `fn` once per key and feeds it this round's `args`.
 """
 
 import collections
@@ -106,29 +111,36 @@ class RoundLoop:
         """
         method = self.method
         logs, weights = {}, {}
-        for plan in self._phase_plans:
+        for index, plan in enumerate(self._phase_plans):
             phase = plan.phase
-            repeats = state.run(lambda: self._begin_phase(plan))
+            repeats = state.count(
+                state.run(("begin", index), lambda: self._begin_phase(plan))
+            )
             if isinstance(repeats, int) and repeats == 0:
                 continue
             if isinstance(repeats, int) and repeats == 1:
                 phase_logs = state.step(plan)
                 weight = 1.0
+            elif isinstance(repeats, int):
+                phase_logs = state.loop(plan, repeats)
+                weight = 1.0
             else:
                 phase_logs = state.loop(plan, repeats)
                 # A phase skipped this round leaves its running means alone.
                 weight = ops.cast(ops.minimum(repeats, 1), "float32")
-            end_logs = state.run(phase.end) if phase.end else None
+            end_logs = {}
+            if phase.end is not None:
+                end_logs = state.run(("end", index), phase.end) or {}
             for name, value in phase_logs.items():
                 logs[name], weights[name] = value, weight
-            for name, value in (end_logs or {}).items():
+            for name, value in end_logs.items():
                 logs[name], weights[name] = value, 1.0
-        state.run(method.after_round)
+        state.run("after_round", method.after_round)
         if "student_loss" in logs:
             # `loss` is the student's loss, read by Keras callbacks.
             logs["loss"] = logs["student_loss"]
             weights["loss"] = weights["student_loss"]
-        return state.run(lambda: self._end_round(logs, weights))
+        return state.run("end_round", self._end_round, logs, weights)
 
     def _begin_phase(self, plan):
         """Resets, `begin()`s and returns the phase's step count."""

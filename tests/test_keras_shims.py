@@ -3,6 +3,11 @@
 Each test fails with the shim's name when a Keras upgrade moves it.
 """
 
+import os
+import random
+import subprocess
+import sys
+
 import keras
 import numpy as np
 
@@ -54,3 +59,31 @@ def test_current_stateless_scope():
     with keras.StatelessScope() as scope:
         assert keras_shims.current_stateless_scope() is scope
     assert keras_shims.current_stateless_scope() is None
+
+
+def test_set_random_seed_matches_keras_and_leaves_tensorflow_unloaded():
+    keras_shims.set_random_seed(3)
+    ours = [keras.random.normal((3,)), np.random.rand(), random.random()]
+    keras.utils.set_random_seed(3)
+    theirs = [keras.random.normal((3,)), np.random.rand(), random.random()]
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(ours[0]),
+        keras.ops.convert_to_numpy(theirs[0]),
+    )
+    assert ours[1:] == theirs[1:]
+    # In a fresh JAX process, the shim must not load TensorFlow.
+    code = (
+        "import sys\n"
+        "from keras_dfkd.backend import keras_shims\n"
+        "keras_shims.set_random_seed(0)\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip().splitlines()[-1] == "False"

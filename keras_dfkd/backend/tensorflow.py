@@ -32,8 +32,12 @@ class _RoundState:
     def __init__(self, model):
         self.model = model
 
-    def run(self, fn):
-        return fn()
+    def run(self, key, fn, *args):
+        del key
+        return fn(*args)
+
+    def count(self, repeats):
+        return repeats
 
     def step(self, plan):
         model = self.model
