@@ -1,10 +1,11 @@
 """Benchmark: where the memory of one NAYER distillation process goes.
 
-Builds `step_time.py`'s `nayer_mnist_step` pair at one synthesis and one
-KD step per round and prints the process's resident memory (VmRSS) and its
-high-water mark (VmHWM) after importing Keras, after building the models,
-after `compile` and after each round; then the resident memory by mapping
-(`/proc/self/smaps`: anonymous memory, the heap, each shared library).
+Builds `step_time.py`'s `nayer_mnist_step` pair (`nayer_step_pair.py`) at
+one synthesis and one KD step per round and prints the process's resident
+memory (VmRSS) and its high-water mark (VmHWM) after importing Keras,
+after building and compiling the distiller and after each round; then
+the resident memory by mapping (`/proc/self/smaps`: anonymous memory, the
+heap, each shared library).
 On JAX it also prints the compiled synthesis step's buffers from XLA's
 `memory_analysis()`.
 
@@ -55,37 +56,14 @@ def main(argv):
     del argv
     print(f"start: {status()}")
     import keras
-    import numpy as np
-
-    import keras_dfkd
-    from keras_dfkd.backend import keras_shims
+    from nayer_step_pair import PRESETS
+    from nayer_step_pair import build_distiller
 
     print(f"imported Keras ({keras.config.backend()}): {status()}")
-    keras_shims.set_random_seed(0)
-    shape = (32, 32, 1)
-    teacher = keras_dfkd.models.get("lenet5", 10, shape)
-    student = keras_dfkd.models.get("lenet5_half_no_bn", 10, shape)
-    embeddings = np.random.default_rng(0).normal(size=(10, 512))
-    method = keras_dfkd.methods.NAYER(
-        label_embeddings=embeddings.astype("float32"),
-        batch_size=FLAGS.batch_size,
-        generator_steps=1,
-        student_steps=1,
-        student_batch_size=256,
-        warmup_rounds=0,
-        generator_life=None,
-        noise_dim=1000,
-        generator_width=64,
-        temperature=20.0,
-        decay_rounds=None,
-        seed=0,
+    distiller = build_distiller(
+        PRESETS["nayer_mnist_step"], 1, 1, batch_size=FLAGS.batch_size
     )
-    distiller = keras_dfkd.DataFreeDistiller(
-        teacher, student, method, input_range=((0.5,), (0.5,))
-    )
-    print(f"built: {status()}")
-    distiller.compile()
-    print(f"compiled: {status()}")
+    print(f"built and compiled: {status()}")
 
     class Report(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -106,14 +84,9 @@ def print_xla_buffers(distiller):
     from keras_dfkd.backend import jax as jax_backend
 
     plan = distiller._phase_plans[0]
-    state = [
-        [v.value for v in group]
-        for group in (
-            distiller.trainable_variables,
-            distiller.non_trainable_variables,
-            distiller.optimizer.variables,
-        )
-    ]
+    # Trainable, non-trainable and optimizer variables: a step's state.
+    groups = jax_backend._model_variables(distiller)[:3]
+    state = [[v.value for v in group] for group in groups]
 
     def step(tv, ntv, ov):
         return jax_backend._phase_step(distiller, plan, tv, ntv, ov)

@@ -22,8 +22,8 @@ the first minus the second as `compile_seconds_at_defaults`.
         --preset=nayer_mnist_step \
         --output=benchmarks/results/step_time_nayer_mnist_step_tensorflow.json
 
-Presets (random weights and random 10 x 512 label embeddings: only the
-speed is measured):
+Presets (in `nayer_step_pair.py`; random weights and random 10 x 512
+label embeddings: only the speed is measured):
 
 - `nayer_mnist_step`: LeNet-5 (BN) -> LeNet-5-half (no BN), 32x32x1,
   NAYER generator of width 64 with 1,000-d noise (18.7 M parameters),
@@ -47,43 +47,13 @@ from absl import flags
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 from device_info import device_name  # noqa: E402
+from nayer_step_pair import PRESETS  # noqa: E402
+from nayer_step_pair import build_distiller  # noqa: E402
 from round_timer import RoundTimer  # noqa: E402
 
 import keras_dfkd  # noqa: E402
-from keras_dfkd.backend import keras_shims  # noqa: E402
 
-PRESETS = {
-    "nayer_mnist_step": dict(
-        teacher="lenet5",
-        student="lenet5_half_no_bn",
-        image_shape=(32, 32, 1),
-        batch_size=200,
-        student_batch_size=256,
-        generator_width=64,
-        noise_dim=1000,
-        synthesis_extra=2,
-        kd_extra=20,
-    ),
-    **{
-        f"nayer_cifar_step_{batch_size}": dict(
-            teacher="resnet34",
-            student="resnet18",
-            image_shape=(32, 32, 3),
-            batch_size=batch_size,
-            student_batch_size=student_batch_size,
-            generator_width=64,
-            noise_dim=1000,
-            synthesis_extra=1,
-            kd_extra=kd_extra,
-        )
-        for batch_size, student_batch_size, kd_extra in (
-            (100, 256, 3),
-            (400, 512, 2),
-        )
-    },
-}
 #: NAYER's paper step counts per round, for `--defaults_check`.
 PAPER_STEPS = (30, 200)
 
@@ -103,34 +73,9 @@ flags.DEFINE_string(
 
 def worker(generator_steps, kd_steps, rounds):
     """Runs `rounds` rounds of one configuration; returns its timings."""
-    config = PRESETS[FLAGS.preset]
-    keras_shims.set_random_seed(0)  # On JAX, without loading TensorFlow.
-    shape = config["image_shape"]
-    teacher = keras_dfkd.models.get(config["teacher"], 10, shape)
-    student = keras_dfkd.models.get(config["student"], 10, shape)
-    embeddings = np.random.default_rng(0).normal(size=(10, 512))
-    method = keras_dfkd.methods.NAYER(
-        label_embeddings=embeddings.astype("float32"),
-        batch_size=config["batch_size"],
-        generator_steps=generator_steps,
-        student_steps=kd_steps,
-        student_batch_size=config["student_batch_size"],
-        warmup_rounds=0,
-        generator_life=None,
-        noise_dim=config["noise_dim"],
-        generator_width=config["generator_width"],
-        temperature=20.0,
-        decay_rounds=None,
-        seed=0,
+    distiller = build_distiller(
+        PRESETS[FLAGS.preset], generator_steps, kd_steps
     )
-    channels = shape[-1]
-    distiller = keras_dfkd.DataFreeDistiller(
-        teacher,
-        student,
-        method,
-        input_range=((0.5,) * channels, (0.5,) * channels),
-    )
-    distiller.compile()
     timer = RoundTimer()
     distiller.fit(steps=rounds, callbacks=[timer], verbose=0)
     return {

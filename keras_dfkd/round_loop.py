@@ -118,11 +118,12 @@ class RoundLoop:
             )
             if isinstance(repeats, int) and repeats == 0:
                 continue
-            if isinstance(repeats, int) and repeats == 1:
-                phase_logs = state.step(plan)
-                weight = 1.0
-            elif isinstance(repeats, int):
-                phase_logs = state.loop(plan, repeats)
+            if isinstance(repeats, int):
+                phase_logs = (
+                    state.step(plan)
+                    if repeats == 1
+                    else state.loop(plan, repeats)
+                )
                 weight = 1.0
             else:
                 phase_logs = state.loop(plan, repeats)

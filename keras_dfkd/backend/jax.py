@@ -250,18 +250,15 @@ class _HostFunctions:
         return self.steps[key][1]
 
 
-class _HostRoundState:
+class _HostRoundState(_RoundState):
     """Runs a round from the host, one compiled piece at a time; a phase's
     steps are that many calls of its compiled step, and a count decided
     inside a hook (e.g. a warm-up) is read back, so skipped steps cost
     nothing."""
 
     def __init__(self, functions, state):
+        super().__init__(functions.model, state)
         self.functions = functions
-        self.tv, self.ntv, self.ov, self.mv = (list(part) for part in state)
-
-    def values(self):
-        return self.tv, self.ntv, self.ov, self.mv
 
     def run(self, key, fn, *args):
         result, values = self.functions.hook(key, fn)(self.values(), args)

@@ -19,7 +19,8 @@ Keras upgrade that moves one breaks one function, and
 - `set_random_seed`: `keras.utils.set_random_seed` without importing
   TensorFlow on another backend (Keras imports it to seed `tf.data`,
   which costs a JAX process about 480 MB of memory); it sets Keras's
-  global seed (`keras.src.backend.common.global_state`).
+  global seed (`keras.src.backend.common.global_state`, under the
+  attribute names Keras's `rng_utils` and `seed_generator` define).
 """
 
 import random
@@ -29,6 +30,8 @@ import keras
 import numpy as np
 from keras.src.backend.common import global_state
 from keras.src.backend.common import stateless_scope
+from keras.src.random import seed_generator
+from keras.src.utils import rng_utils
 
 
 def flatten_layers(layer, include_self=True):
@@ -73,7 +76,9 @@ def set_random_seed(seed):
         return
     if not isinstance(seed, int):
         raise ValueError(f"`seed` must be an int; received {seed!r}.")
-    global_state.set_global_attribute("global_random_seed", seed)
-    global_state.set_global_attribute("global_seed_generator", None)
+    global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(
+        seed_generator.GLOBAL_SEED_GENERATOR, None
+    )
     random.seed(seed)
     np.random.seed(seed)
