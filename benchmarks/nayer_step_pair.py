@@ -19,7 +19,7 @@ PRESETS = {
         generator_width=64,
         noise_dim=1000,
         synthesis_extra=2,
-        kd_extra=20,
+        kd_extra=100,
     ),
     **{
         f"nayer_cifar_step_{batch_size}": dict(

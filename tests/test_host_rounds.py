@@ -56,3 +56,17 @@ def test_host_round_matches_the_one_function_round(
         worst = max(worst, float(np.max(np.abs(a - b), initial=0)))
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=path)
     print(name, "largest difference", worst)
+
+
+def test_host_round_hands_every_old_value_over():
+    # NAYER redraws its noisy layer and zeroes the generator's Adam slots
+    # without reading them; a compiled hook prunes such arguments unless
+    # told to keep them, and a pruned one is not donated: the old array
+    # would stay alive beside its replacement for the rest of the fit.
+    distiller = testing.tiny_distiller("nayer")
+    distiller.compile()
+    distiller.fit(steps=1, verbose=0)  # Builds every variable.
+    old = {v.path: v.value for v in distiller.variables}
+    distiller.fit(steps=1, verbose=0)
+    alive = [path for path, value in old.items() if not value.is_deleted()]
+    assert not alive
