@@ -65,14 +65,15 @@ def _jit_donated(pure, donate_argnums):
     so not donated, and lives on beside its replacement.
     """
     function = jax.jit(pure, donate_argnums=donate_argnums, keep_unused=True)
-    compiled = []
+    compiled = False
 
     def call(*args):
+        nonlocal compiled
         if not compiled:
             function.lower(*args).compile()  # Fills `function`'s cache.
             if _MALLOC_TRIM is not None:
                 _MALLOC_TRIM(0)
-            compiled.append(True)
+            compiled = True
         return function(*args)
 
     return call
