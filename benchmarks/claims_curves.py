@@ -83,8 +83,8 @@ def draw(directory):
                     + [a for t, a in zip(seconds, accuracy) if t >= WARMUP]
                 )
             times, mean = mean_curve(seeds)
-            label = f"{label} ({len(seeds)} seeds)"
-            axis.plot(times, mean, color=color, lw=2.0, label=label)
+            legend = f"{label} ({len(seeds)} seeds)"
+            axis.plot(times, mean, color=color, lw=2.0, label=legend)
         axis.axhline(teacher, color="black", ls="--", lw=0.8, label="teacher")
         axis.axhline(
             0.9 * teacher, color="grey", ls=":", lw=1.0, label="90 % of teacher"

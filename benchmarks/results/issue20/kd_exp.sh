@@ -1,11 +1,27 @@
 #!/usr/bin/env bash
-# JAX step_time in the experiment worktree: KD steps per call, and glibc
-# kept from unmapping. Sequential, on a quiet machine.
-cd /tmp/exprepo
+# Issue 20's experiment: JAX step_time.py with 1, 4 (main) or 8 KD steps
+# per compiled call, and with glibc kept from unmapping. The step counts
+# come from steps_per_call_env.patch, applied to a scratch worktree of
+# HEAD (it applies to keras_dfkd/backend/jax.py at eeb8e04). Run on a
+# quiet machine; about 10 minutes on 2 cores.
+#   bash benchmarks/results/issue20/kd_exp.sh
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+repo=${PWD}
+here=${repo}/benchmarks/results/issue20
+tree=$(mktemp -d)
+git worktree add -q --detach "${tree}" HEAD
+trap 'git -C "${repo}" worktree remove --force "${tree}"' EXIT
+git -C "${tree}" apply "${here}/steps_per_call_env.patch"
 export KERAS_BACKEND=jax
-py=/work/main/.venv/bin/python
-st() { "$py" benchmarks/step_time.py --preset=nayer_mnist_step --output=/tmp/exp/$1.json 2>&1 | tail -1; }
-echo "base:";  st base
-echo "kd1:";   DFKD_KD_STEPS=1 st kd1
-echo "kd8:";   DFKD_KD_STEPS=8 st kd8
-echo "nounmap:"; MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_TOP_PAD_=268435456 st nounmap
+st() {  # name
+  (cd "${tree}" && "${repo}/.venv/bin/python" benchmarks/step_time.py \
+    --preset=nayer_mnist_step --output="${here}/step_time_jax_$1.json" \
+    2>&1 | tail -1)
+}
+echo "base:"; st base
+echo "kd1:"; DFKD_KD_STEPS=1 st kd1
+echo "kd8:"; DFKD_KD_STEPS=8 st kd8
+echo "nounmap:"
+MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=17179869184 \
+  MALLOC_TOP_PAD_=268435456 st nounmap
