@@ -2,7 +2,7 @@
 # Issue 20's experiment: JAX step_time.py with 1, 4 (main) or 8 KD steps
 # per compiled call, and with glibc kept from unmapping. The step counts
 # come from steps_per_call_env.patch, applied to a scratch worktree of
-# HEAD (it applies to keras_dfkd/backend/jax.py at eeb8e04). Run on a
+# HEAD (it applies to keras_dfkd/backend/jax.py as of blob eeb8e04). Run on a
 # quiet machine; about 10 minutes on 2 cores.
 #   bash benchmarks/results/issue20/kd_exp.sh
 set -euo pipefail
