@@ -16,7 +16,8 @@ KD step; the min and max come from each timed round of B (or C) against
 the median of A. The first round of A (tracing and compiling) is reported
 as `first_round_seconds`; `--defaults_check` also runs two rounds at
 NAYER's paper step counts (30 synthesis and 200 KD steps) and reports
-the first minus the second as `compile_seconds_at_defaults`.
+the first minus the second as `compile_seconds_at_defaults`, with that
+process's peak RSS (`peak_rss_mb_at_defaults`).
 
     KERAS_BACKEND=tensorflow python benchmarks/step_time.py \
         --preset=nayer_mnist_step \
@@ -170,8 +171,10 @@ def main(argv):
     if FLAGS.defaults_check:
         # Written first without it: at 230 unrolled steps the JAX compile
         # alone can take many minutes.
-        first, second = run_worker(*PAPER_STEPS, 2)["round_seconds"]
+        defaults = run_worker(*PAPER_STEPS, 2)
+        first, second = defaults["round_seconds"]
         result["first_round_seconds_at_defaults"] = round(first, 2)
+        result["peak_rss_mb_at_defaults"] = round(defaults["peak_rss_mb"], 1)
         result["round_seconds_at_defaults"] = round(second, 2)
         result["compile_seconds_at_defaults"] = round(first - second, 2)
         write(result)

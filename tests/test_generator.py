@@ -175,3 +175,51 @@ def test_diagnostics_measure_saturation_and_output_variance():
 def test_dafl_logs_the_generators_saturation():
     method = keras_dfkd.methods.DAFL()
     assert {"saturation", "output_variance"} <= set(method.log_names)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (5, 7), (8, 8)])
+def test_upsample_conv_equals_upsampling_then_convolution(size):
+    # The generator's blocks run `backend.upsample_conv`; it must give the
+    # two-step form's values and gradients (borders included).
+    from keras_dfkd import backend
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, *size, 3)).astype("float32")
+    kernel = rng.normal(size=(3, 3, 3, 4)).astype("float32")
+    weights = rng.normal(size=(2, 2 * size[0], 2 * size[1], 4))
+    weights = keras.ops.convert_to_tensor(weights.astype("float32"))
+
+    def two_step(x, kernel):
+        x = keras.ops.repeat(keras.ops.repeat(x, 2, axis=1), 2, axis=2)
+        return keras.ops.conv(x, kernel, padding="same")
+
+    for fn in (two_step, backend.upsample_conv):
+        assert tuple(fn(x, kernel).shape) == (2, 2 * size[0], 2 * size[1], 4)
+    np.testing.assert_allclose(
+        to_numpy(backend.upsample_conv(x, kernel)),
+        to_numpy(two_step(x, kernel)),
+        atol=1e-5,
+    )
+    for wrt in ("x", "kernel"):
+
+        def loss(value, fn, wrt=wrt):
+            args = (value, kernel) if wrt == "x" else (x, value)
+            return keras.ops.sum(fn(*args) * weights)
+
+        start = x if wrt == "x" else kernel
+        got = backend.input_gradient(
+            lambda v: loss(v, backend.upsample_conv), start
+        )[1]
+        want = backend.input_gradient(lambda v: loss(v, two_step), start)[1]
+        np.testing.assert_allclose(to_numpy(got), to_numpy(want), atol=1e-4)
+
+
+def test_generator_blocks_keep_their_conv_layers():
+    # The fused upsampling keeps the Conv2D layers and their weights, so
+    # checkpoints of earlier versions still load.
+    generator = Generator((32, 32, 1), width=4)
+    generator.build()
+    assert all(
+        type(conv) is keras.layers.Conv2D and conv.kernel.shape[:2] == (3, 3)
+        for conv in generator.convs
+    )

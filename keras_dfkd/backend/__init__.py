@@ -18,6 +18,7 @@ if _BACKEND == "jax":
     from keras_dfkd.backend.jax import needs_static_repeats
     from keras_dfkd.backend.jax import num_devices
     from keras_dfkd.backend.jax import scatter_rows
+    from keras_dfkd.backend.jax import upsample_conv
 elif _BACKEND == "tensorflow":
     from keras_dfkd.backend.tensorflow import (
         TensorFlowDistillerStep as DistillerStep,
@@ -30,6 +31,7 @@ elif _BACKEND == "tensorflow":
     from keras_dfkd.backend.tensorflow import needs_static_repeats
     from keras_dfkd.backend.tensorflow import num_devices
     from keras_dfkd.backend.tensorflow import scatter_rows
+    from keras_dfkd.backend.tensorflow import upsample_conv
 else:
 
     def distribute_batch(x):
@@ -54,6 +56,10 @@ else:
         variable.assign(
             keras.ops.scatter_update(variable.value, indices[:, None], rows)
         )
+
+    def upsample_conv(x, kernel):
+        x = keras.ops.repeat(keras.ops.repeat(x, 2, axis=1), 2, axis=2)
+        return keras.ops.conv(x, kernel, padding="same")
 
     def input_gradient(fn, x):
         raise NotImplementedError(
@@ -82,4 +88,5 @@ __all__ = [
     "needs_static_repeats",
     "num_devices",
     "scatter_rows",
+    "upsample_conv",
 ]

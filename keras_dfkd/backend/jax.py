@@ -36,10 +36,6 @@ def _unroll_loops():
     return jax.default_backend() == "cpu"
 
 
-#: Gradient steps per compiled call when a CPU round runs from the host.
-_STEPS_PER_CALL = 4
-
-
 def _libc_malloc_trim():
     if not sys.platform.startswith("linux"):
         return None
@@ -275,17 +271,15 @@ class _HostFunctions:
             self.hooks[key] = _jit_donated(pure, donate_argnums=0)
         return self.hooks[key]
 
-    def steps_of(self, plan, count):
-        """`count` steps of `plan.phase` in one compiled function."""
+    def step_of(self, plan):
+        """One step of `plan.phase` as a compiled function of the state."""
         # Keyed by identity; the plan is held so that its id stays unique.
-        key = (id(plan), count)
+        key = id(plan)
         if key not in self.steps:
             model = self.model
 
             def pure(tv, ntv, ov):
-                for _ in range(count):
-                    tv, ntv, ov, logs = _phase_step(model, plan, tv, ntv, ov)
-                return tv, ntv, ov, logs
+                return _phase_step(model, plan, tv, ntv, ov)
 
             function = _jit_donated(pure, donate_argnums=(0, 1, 2))
             self.steps[key] = (plan, function)
@@ -310,19 +304,18 @@ class _HostRoundState(_RoundState):
     def count(self, repeats):
         return repeats if isinstance(repeats, int) else int(repeats)
 
-    def step(self, plan, count=1):
-        function = self.functions.steps_of(plan, count)
+    def step(self, plan):
+        function = self.functions.step_of(plan)
         self.tv, self.ntv, self.ov, logs = function(self.tv, self.ntv, self.ov)
         return logs
 
     def loop(self, plan, repeats):
-        # A few steps per call amortise the call and let XLA share work
-        # between them (e.g. a step alone takes 1.15 s of NAYER's MNIST
-        # synthesis, three together 2.83 s), at a few compiles per phase.
+        # One step per call. Four steps in one compiled call keep their
+        # buffers live together: NAYER at CIFAR scale peaked at 3.7 GB
+        # against 3.1 GB (for KD steps 7 % faster), and on MNIST the KD
+        # step was slower (24.9 against 22.5 ms).
         logs = {}
-        for _ in range(repeats // _STEPS_PER_CALL):
-            logs = self.step(plan, _STEPS_PER_CALL)
-        for _ in range(repeats % _STEPS_PER_CALL):
+        for _ in range(repeats):
             logs = self.step(plan)
         return logs
 
@@ -490,3 +483,60 @@ def gather_rows(variable, indices):
 def scatter_rows(variable, indices, rows):
     """Sets `variable[indices[j]] = rows[j]`."""
     variable.assign(ops.scatter_update(variable.value, indices[:, None], rows))
+
+
+def upsample_conv(x, kernel):
+    """`conv(upsample_x2(x), kernel)` without the upsampled tensor.
+
+    Nearest-neighbour x2 upsampling followed by a 3x3 `"same"` convolution
+    (no bias, channels last) is, for each of the four output phases
+    `(a, b)` (row and column parity), a 2x2 convolution of the zero-padded
+    low-resolution input whose taps are sums of the 3x3 kernel's:
+
+    ```
+    rows of phase 0: (k[0], k[1] + k[2]) at input rows (i - 1, i)
+    rows of phase 1: (k[0] + k[1], k[2]) at input rows (i, i + 1)
+    out[2i + a, 2j + b] = conv2x2(pad(x), K_ab)[i + a, j + b]
+    ```
+
+    (the same for columns). The four 2x2 kernels run as one convolution
+    with four times the output channels, then the phases are interleaved.
+    Each output pixel reads 2x2 input pixels instead of 3x3 upsampled
+    ones (2.25x fewer multiplications), and the upsampled tensor is never
+    made or kept for the gradient. The result equals the two-step form to
+    float rounding. A transposed convolution would do the same with no
+    interleaving, but XLA:CPU runs it 4-9x slower than the plain
+    convolution; this form takes a NAYER generator's forward and backward
+    pass at batch 200 from 1.03 s to 0.68 s on a CPU.
+
+    Args:
+        x: `(batch, height, width, in_channels)` tensor.
+        kernel: `(3, 3, in_channels, out_channels)` tensor.
+
+    Returns:
+        A `(batch, 2 * height, 2 * width, out_channels)` tensor.
+    """
+
+    def two_taps(k, axis):
+        # Phase 0 reads offsets (-1, 0), phase 1 offsets (0, +1).
+        k0, k1, k2 = (jnp.take(k, i, axis=axis) for i in range(3))
+        return (
+            jnp.stack([k0, k1 + k2], axis=axis),
+            jnp.stack([k0 + k1, k2], axis=axis),
+        )
+
+    phase_kernels = [
+        column for row in two_taps(kernel, 0) for column in two_taps(row, 1)
+    ]
+    _, height, width, _ = x.shape
+    channels = kernel.shape[-1]
+    padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    y = ops.conv(padded, jnp.concatenate(phase_kernels, axis=-1))
+    phases = [
+        y[:, a : a + height, b : b + width, g * channels : (g + 1) * channels]
+        for g, (a, b) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1)))
+    ]
+    # (batch, h, w, a, b, c) -> (batch, h, a, w, b, c) -> (batch, 2h, 2w, c)
+    y = jnp.stack(phases, axis=3).reshape(-1, height, width, 2, 2, channels)
+    y = jnp.transpose(y, (0, 1, 3, 2, 4, 5))
+    return y.reshape(-1, 2 * height, 2 * width, channels)

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_dfkd import backend
 from keras_dfkd.api_export import keras_dfkd_export
 from keras_dfkd.input_range import InputRange
 from keras_dfkd.layers.spectral_norm import SpectralNorm
@@ -464,8 +465,7 @@ class Generator(keras.layers.Layer):
         if self.projection_activation == "leaky_relu":
             x = ops.leaky_relu(x, negative_slope=0.2)
         for conv, norm in zip(self.convs, self.norms):
-            x = ops.repeat(ops.repeat(x, 2, axis=1), 2, axis=2)
-            x = conv(x, training=training)
+            x = _upsample_then_conv(x, conv, training)
             x = norm(x, training=training)
             x = ops.leaky_relu(x, negative_slope=0.2)
         x = self.to_image(x, training=training)
@@ -526,6 +526,26 @@ class Generator(keras.layers.Layer):
             }
         )
         return config
+
+
+def _upsample_then_conv(x, conv, training):
+    """`conv(upsample_x2(x))`, nearest-neighbour upsampling.
+
+    A plain `Conv2D` runs as `keras_dfkd.backend.upsample_conv` on its own
+    kernel (the same weights, 2.25x fewer multiplications, no upsampled
+    tensor); a spectral-normalised or separable one runs as written.
+    """
+    if (
+        type(conv) is keras.layers.Conv2D
+        and conv.data_format == "channels_last"
+    ):
+        kernel = ops.cast(conv.kernel, conv.compute_dtype)
+        x = backend.upsample_conv(ops.cast(x, conv.compute_dtype), kernel)
+        if conv.use_bias:
+            x = x + ops.cast(conv.bias, conv.compute_dtype)
+        return x
+    x = ops.repeat(ops.repeat(x, 2, axis=1), 2, axis=2)
+    return conv(x, training=training)
 
 
 def _output_diagnostics(x, activation):
