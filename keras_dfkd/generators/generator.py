@@ -533,11 +533,13 @@ def _upsample_then_conv(x, conv, training):
 
     A plain `Conv2D` runs as `keras_dfkd.backend.upsample_conv` on its own
     kernel (the same weights, 2.25x fewer multiplications, no upsampled
-    tensor); a spectral-normalised or separable one runs as written.
+    tensor); a spectral-normalised, separable or quantized one runs as
+    written.
     """
     if (
         type(conv) is keras.layers.Conv2D
         and conv.data_format == "channels_last"
+        and getattr(conv, "quantization_mode", None) is None
     ):
         kernel = ops.cast(conv.kernel, conv.compute_dtype)
         x = backend.upsample_conv(ops.cast(x, conv.compute_dtype), kernel)
