@@ -2,15 +2,16 @@
 # Issue 20's experiment: JAX step_time.py with 1, 4 (main) or 8 KD steps
 # per compiled call, and with glibc kept from unmapping. The step counts
 # come from steps_per_call_env.patch, applied to a scratch worktree of
-# HEAD (it applies to keras_dfkd/backend/jax.py as of blob eeb8e04). Run on a
-# quiet machine; about 10 minutes on 2 cores.
+# 59a30bf, the last commit whose keras_dfkd/backend/jax.py (blob eeb8e04)
+# it applies to: main now runs one step per call. Run on a quiet machine;
+# about 10 minutes on 2 cores.
 #   bash benchmarks/results/issue20/kd_exp.sh
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 repo=${PWD}
 here=${repo}/benchmarks/results/issue20
 tree=$(mktemp -d)
-git worktree add -q --detach "${tree}" HEAD
+git worktree add -q --detach "${tree}" 59a30bf
 trap 'git -C "${repo}" worktree remove --force "${tree}"' EXIT
 git -C "${tree}" apply "${here}/steps_per_call_env.patch"
 export KERAS_BACKEND=jax
